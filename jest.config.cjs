@@ -1,0 +1,19 @@
+/**
+ * Jest runs in native ESM mode (NODE_OPTIONS=--experimental-vm-modules, ts-jest useESM):
+ * NestJS 12 ships ESM only and cannot be loaded by Jest's CommonJS runtime, while NestJS 11
+ * (CommonJS) loads fine from ESM. One mode therefore tests both majors. See README "Development".
+ */
+module.exports = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  roots: ['<rootDir>/lib', '<rootDir>/test'],
+  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+  moduleNameMapper: {
+    '^nestjs-jwks-auth$': '<rootDir>/lib/index.ts',
+    '^nestjs-jwks-auth/testing$': '<rootDir>/lib/testing/index.ts',
+  },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.spec.json' }],
+  },
+  testTimeout: 20000,
+};

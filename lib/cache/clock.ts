@@ -1,0 +1,23 @@
+/** Opaque timer handle returned by `Clock.setTimeout`. */
+export type TimerHandle = unknown;
+
+/**
+ * Time as the cache sees it. Injected so the policy and the service run on a fake clock in tests
+ * (`FakeClock` in `nestjs-jwks-auth/testing`) instead of sleeping.
+ */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    // A background refresh must never keep a process alive on its own.
+    t.unref();
+    return t;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};

@@ -1,0 +1,51 @@
+/** Why the last fetch failed, as plain data (storable, shown in state and health). */
+export interface KeySetError {
+  code: string;
+  kind: string;
+  message: string;
+  status?: number;
+  at: number;
+}
+
+/**
+ * Everything the policy knows about one issuer's key set, as plain JSON-serialisable data, so a
+ * store (memory today, Redis for a fleet) can hold it and several processes can share it. The
+ * parsed `KeyObject`s are derived from `jwks` per process and never stored.
+ */
+export interface KeySetState {
+  /** Raw JSON text of the last good set, or null before the first success. */
+  jwks: string | null;
+  fetchedAt: number | null;
+  etag: string | null;
+  /** The set is fresh while now < freshUntil; 0 when there is no set. */
+  freshUntil: number;
+  /** Set by `invalidate()`: the next lookup waits for a refetch instead of trusting the set. */
+  mustRevalidate: boolean;
+  lastAttemptAt: number | null;
+  /** When the last refetch triggered by an unknown kid started; the cooldown counts from here. */
+  lastUnknownKidFetchAt: number | null;
+  /** Consecutive failed fetches. */
+  failures: number;
+  /** Earliest next upstream attempt (backoff, Retry-After, x-ratelimit-reset). */
+  notBefore: number;
+  lastError: KeySetError | null;
+  fetchCount: number;
+  notModifiedCount: number;
+}
+
+export function initialKeySetState(): KeySetState {
+  return {
+    jwks: null,
+    fetchedAt: null,
+    etag: null,
+    freshUntil: 0,
+    mustRevalidate: false,
+    lastAttemptAt: null,
+    lastUnknownKidFetchAt: null,
+    failures: 0,
+    notBefore: 0,
+    lastError: null,
+    fetchCount: 0,
+    notModifiedCount: 0,
+  };
+}

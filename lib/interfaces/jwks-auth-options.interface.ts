@@ -1,0 +1,55 @@
+/** Key-set cache tuning; every field has a default in `JWKS_DEFAULTS`. */
+export interface JwksCacheOptions {
+  /** How long a fetched key set is fresh. Default 10 min. */
+  ttlMs?: number;
+  /** Minimum time between two refetches triggered by unknown `kid`s. Default 30 s. */
+  cooldownMs?: number;
+  /** How long past freshness the last good set still serves while refreshing fails. Default 24 h. */
+  maxStaleMs?: number;
+  /** Start the background refresh this long before freshness ends (jittered). Default 30 s. */
+  refreshAheadMs?: number;
+}
+
+/** HTTP retrieval limits for the JWKS endpoint. */
+export interface JwksFetchOptions {
+  /** Whole-request timeout: connect, headers and body. Default 5 s. */
+  timeoutMs?: number;
+  /** Largest body read; larger responses are aborted. Default 512 KiB. */
+  maxResponseBytes?: number;
+  /** Most keys kept from one set. Default 100. */
+  maxKeys?: number;
+}
+
+/** Options of `JwksAuthModule.forRoot()` / `forRootAsync()`. */
+export interface JwksAuthModuleOptions {
+  /** A token's `iss` must equal this exactly, e.g. `https://tenant.eu.auth0.com/`. */
+  issuer: string;
+  /** The issuer's JWKS: `https:`, or `http:` on a loopback host only. */
+  jwksUri: string;
+  /** A token's `aud` must contain one of these. */
+  audience: string | string[];
+  /** Accepted signature algorithms, asymmetric only. Default `['RS256']`. */
+  algorithms?: string[];
+  /** Allowed clock skew for `exp`, `nbf` and `iat`, in seconds. Default 0. */
+  clockToleranceSec?: number;
+  cache?: JwksCacheOptions;
+  fetch?: JwksFetchOptions;
+  /** Register `JwksAuthGuard` globally (`APP_GUARD`); routes opt out with `@Public()`. Default false. */
+  globalGuard?: boolean;
+  /** Fail application startup when the first fetch fails, instead of retrying in the background. Default false. */
+  failOnWarmupError?: boolean;
+}
+
+/** Options after validation, with every default applied. Read-only at runtime. */
+export interface ResolvedJwksOptions {
+  readonly issuer: string;
+  readonly jwksUri: string;
+  readonly audience: readonly string[];
+  readonly algorithms: readonly string[];
+  readonly clockToleranceSec: number;
+  readonly cache: Readonly<Required<JwksCacheOptions>>;
+  readonly fetch: Readonly<Required<JwksFetchOptions>>;
+  readonly globalGuard: boolean;
+  readonly failOnWarmupError: boolean;
+  readonly maxTokenBytes: number;
+}

@@ -1,0 +1,73 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JWKS_CLOCK, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS } from './jwks-auth.constants';
+import {
+  ConfigurableJwksAuthModule,
+  JWKS_AUTH_ASYNC_OPTIONS_TYPE,
+  JWKS_AUTH_MODULE_OPTIONS,
+  JWKS_AUTH_OPTIONS_TYPE,
+} from './jwks-auth.module-definition';
+import type { JwksAuthModuleOptions, ResolvedJwksOptions } from './interfaces/jwks-auth-options.interface';
+import { resolveJwksOptions } from './options/options.validator';
+import { systemClock, type Clock } from './cache/clock';
+import { JwksCacheService } from './cache/jwks-cache.service';
+import { httpJwksFetcher } from './fetch/jwks.fetcher';
+import { JwtVerifier } from './verify/jwt.verifier';
+import { JwksStrategy } from './passport/jwks.strategy';
+import { JwksAuthGuard } from './guards/jwks-auth.guard';
+import { JwksHealthIndicator } from './health/jwks.health';
+
+const providers: Provider[] = [
+  {
+    provide: JWKS_RESOLVED_OPTIONS,
+    // Validated once, at startup: a misconfiguration stops the app with every mistake listed.
+    useFactory: (options: JwksAuthModuleOptions) => resolveJwksOptions(options),
+    inject: [JWKS_AUTH_MODULE_OPTIONS],
+  },
+  { provide: JWKS_CLOCK, useValue: systemClock },
+  { provide: JWKS_FETCHER, useValue: httpJwksFetcher },
+  JwksCacheService,
+  {
+    provide: JwtVerifier,
+    useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock) => new JwtVerifier(options, cache, clock),
+    inject: [JWKS_RESOLVED_OPTIONS, JwksCacheService, JWKS_CLOCK],
+  },
+  JwksStrategy,
+  JwksAuthGuard,
+  JwksHealthIndicator,
+];
+
+const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator];
+
+/**
+ * `APP_GUARD` for `globalGuard: true`. With `forRootAsync` the options are only known at runtime,
+ * so the provider is always registered and lets everything through when the flag is off.
+ */
+const globalGuardProvider: Provider = {
+  provide: APP_GUARD,
+  useFactory: (options: ResolvedJwksOptions, guard: JwksAuthGuard) => (options.globalGuard ? guard : { canActivate: () => true }),
+  inject: [JWKS_RESOLVED_OPTIONS, JwksAuthGuard],
+};
+
+/**
+ * Verifies bearer JWTs against an issuer's JWKS.
+ *
+ * ```ts
+ * JwksAuthModule.forRoot({ issuer: 'https://tenant.auth0.com/', jwksUri: 'https://tenant.auth0.com/.well-known/jwks.json', audience: 'https://api' })
+ * ```
+ */
+@Module({ providers, exports: exported })
+export class JwksAuthModule extends ConfigurableJwksAuthModule {
+  static override forRoot(options: typeof JWKS_AUTH_OPTIONS_TYPE): DynamicModule {
+    const module = super.forRoot(options);
+    return options.globalGuard ? withGlobalGuard(module) : module;
+  }
+
+  static override forRootAsync(options: typeof JWKS_AUTH_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withGlobalGuard(super.forRootAsync(options));
+  }
+}
+
+function withGlobalGuard(module: DynamicModule): DynamicModule {
+  return { ...module, providers: [...(module.providers ?? []), globalGuardProvider] };
+}

@@ -1,0 +1,46 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy, type StrategyOptionsWithRequest } from 'passport-jwt';
+import { JWKS_RESOLVED_OPTIONS, JWKS_STRATEGY_NAME } from '../jwks-auth.constants';
+import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface';
+import { JwtVerifier } from '../verify/jwt.verifier';
+import type { JwtClaims } from '../verify/claims.validator';
+
+/**
+ * Passport strategy `'jwks'` for apps that compose Passport strategies (`AuthGuard(['jwks', ...])`).
+ * passport-jwt extracts the bearer token; `secretOrKeyProvider` runs our full verification
+ * (cheap checks, claims, cached key, signature) and hands jsonwebtoken the verifying `KeyObject`,
+ * which checks the signature and claims once more with the same rules. `JwksAuthGuard` calls the
+ * verifier directly and skips Passport's per-request machinery.
+ */
+@Injectable()
+export class JwksStrategy extends PassportStrategy(Strategy, JWKS_STRATEGY_NAME) {
+  constructor(@Inject(JWKS_RESOLVED_OPTIONS) options: ResolvedJwksOptions, verifier: JwtVerifier) {
+    const strategyOptions: StrategyOptionsWithRequest = {
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      passReqToCallback: true,
+      algorithms: [...options.algorithms] as StrategyOptionsWithRequest['algorithms'],
+      issuer: options.issuer,
+      audience: options.audience.length === 1 ? options.audience[0] : ([...options.audience] as [string, ...string[]]),
+      jsonWebTokenOptions: { clockTolerance: options.clockToleranceSec },
+      secretOrKeyProvider: (request: { jwksVerified?: JwtClaims }, rawJwtToken: string, done: (err: unknown, key?: string) => void) => {
+        verifier.verifyWithKey(rawJwtToken).then(
+          ({ claims, key }) => {
+            request.jwksVerified = claims;
+            // jsonwebtoken 9 accepts a KeyObject; passport-jwt's types only know strings and Buffers.
+            done(null, key.keyObject as unknown as string);
+          },
+          (err: unknown) => done(err),
+        );
+      },
+    };
+    super(strategyOptions);
+  }
+
+  /** The verified claims become `request.user`. */
+  validate(request: { jwksVerified?: JwtClaims }): JwtClaims | false {
+    const claims = request.jwksVerified;
+    delete request.jwksVerified;
+    return claims ?? false;
+  }
+}

@@ -1,0 +1,63 @@
+import type { Clock, TimerHandle } from '../cache/clock';
+
+interface Timer {
+  id: number;
+  at: number;
+  fn: () => void;
+}
+
+/**
+ * A manual clock for tests: time moves only when `advance()` is called, and timers due by then
+ * fire in order. Provide it with `.overrideProvider(JWKS_CLOCK).useValue(clock)`.
+ */
+export class FakeClock implements Clock {
+  private current: number;
+  private timers: Timer[] = [];
+  private nextId = 1;
+
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.current = start;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const timer = { id: this.nextId++, at: this.current + Math.max(0, ms), fn };
+    this.timers.push(timer);
+    return timer.id;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.timers = this.timers.filter((t) => t.id !== handle);
+  }
+
+  /** Pending timers, soonest first (for assertions). */
+  pending(): number[] {
+    return this.timers.map((t) => t.at).sort((a, b) => a - b);
+  }
+
+  /**
+   * Moves time forward by `ms`, firing each due timer at its own time and letting the promises
+   * it starts settle before the next one fires.
+   */
+  async advance(ms: number): Promise<void> {
+    const target = this.current + ms;
+    for (;;) {
+      const due = this.timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (!due) break;
+      this.timers = this.timers.filter((t) => t !== due);
+      this.current = Math.max(this.current, due.at);
+      due.fn();
+      await flushPromises();
+    }
+    this.current = target;
+    await flushPromises();
+  }
+}
+
+/** Lets pending promise callbacks (and one turn of I/O) run. */
+export function flushPromises(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,253 @@
+import { createHash, generateKeyPairSync, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ALGORITHM_SPECS } from '../verify/algorithms';
+
+export type TestKeyAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
+
+interface TestKey {
+  kid: string;
+  alg: TestKeyAlgorithm;
+  privateKey: KeyObject;
+  publicJwk: JsonWebKey;
+  published: boolean;
+}
+
+/** What the JWKS endpoint should do instead of answering normally. */
+export interface TestIssuerFault {
+  /** HTTP status to answer with (default 200). */
+  status?: number;
+  /** Body to send instead of the key set (string or JSON value). */
+  body?: unknown;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
+  /** Wait this long before answering. */
+  delayMs?: number;
+  /** Destroy the connection without answering. */
+  reset?: boolean;
+}
+
+export interface TestIssuerOptions {
+  /** Algorithm of the first key. Default RS256. */
+  alg?: TestKeyAlgorithm;
+  /** Default audience of signed tokens. */
+  audience?: string;
+  /** Override the issuer string (default: the server's base URL). */
+  issuer?: string;
+  /** Send an ETag and answer 304 to a matching If-None-Match. Default true. */
+  etag?: boolean;
+  /** Headers added to every JWKS response (e.g. Cache-Control). */
+  headers?: Record<string, string>;
+}
+
+export interface SignOptions {
+  kid?: string | null;
+  alg?: string;
+  /** Extra or overriding header members. */
+  header?: Record<string, unknown>;
+  /** Lifetime in seconds (default 300); ignored when claims carry `exp`. */
+  expiresInSec?: number;
+}
+
+const CURVES: Record<string, string> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' };
+
+function b64url(value: unknown): string {
+  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+}
+
+/**
+ * A real OIDC-style issuer for tests and local development: serves a JWKS over HTTP on
+ * 127.0.0.1 (random port), signs tokens, rotates keys, counts requests and injects faults.
+ *
+ * ```ts
+ * const issuer = await TestIssuer.start();
+ * const token = issuer.sign({ sub: 'alice' });
+ * ```
+ */
+export class TestIssuer {
+  readonly audience: string;
+  /** Number of requests the JWKS endpoint received. */
+  requestCount = 0;
+  /** Number of 304 answers sent. */
+  notModifiedCount = 0;
+  private readonly keys = new Map<string, TestKey>();
+  private currentKid = '';
+  private fault: TestIssuerFault | null = null;
+  private faultQueue: TestIssuerFault[] = [];
+  private readonly server: Server;
+  private baseUrl = '';
+  private issuerOverride: string | undefined;
+
+  private constructor(private readonly options: TestIssuerOptions) {
+    this.audience = options.audience ?? 'https://api.example.test';
+    this.issuerOverride = options.issuer;
+    this.server = createServer((req, res) => this.handle(req, res));
+  }
+
+  static async start(options: TestIssuerOptions = {}): Promise<TestIssuer> {
+    const issuer = new TestIssuer(options);
+    issuer.addKey({ alg: options.alg ?? 'RS256' });
+    await new Promise<void>((resolve) => issuer.server.listen(0, '127.0.0.1', resolve));
+    const { port } = issuer.server.address() as AddressInfo;
+    issuer.baseUrl = `http://127.0.0.1:${port}`;
+    return issuer;
+  }
+
+  get issuer(): string {
+    return this.issuerOverride ?? `${this.baseUrl}/`;
+  }
+
+  get jwksUri(): string {
+    return `${this.baseUrl}/.well-known/jwks.json`;
+  }
+
+  /** The kid new tokens are signed with. */
+  get kid(): string {
+    return this.currentKid;
+  }
+
+  /** Kids currently published in the JWKS. */
+  publishedKids(): string[] {
+    return [...this.keys.values()].filter((k) => k.published).map((k) => k.kid);
+  }
+
+  /** Generates a key; published in the JWKS unless `publish: false`. Becomes the signing key when it is the first. */
+  addKey(opts: { alg?: TestKeyAlgorithm; kid?: string; publish?: boolean } = {}): string {
+    const alg = opts.alg ?? 'RS256';
+    const kid = opts.kid ?? randomUUID();
+    const spec = ALGORITHM_SPECS[alg];
+    const pair =
+      spec.kty === 'RSA'
+        ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+        : spec.kty === 'EC'
+          ? generateKeyPairSync('ec', { namedCurve: CURVES[alg] })
+          : generateKeyPairSync('ed25519');
+    const publicJwk = { ...pair.publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
+    this.keys.set(kid, { kid, alg, privateKey: pair.privateKey, publicJwk, published: opts.publish ?? true });
+    if (!this.currentKid) this.currentKid = kid;
+    return kid;
+  }
+
+  /** Publishes a new key and signs with it from now on; the old key stays published unless `removeOld`. */
+  rotate(opts: { alg?: TestKeyAlgorithm; removeOld?: boolean } = {}): string {
+    const old = this.currentKid;
+    const kid = this.addKey({ alg: opts.alg ?? this.keys.get(old)?.alg });
+    this.currentKid = kid;
+    if (opts.removeOld) this.removeKey(old);
+    return kid;
+  }
+
+  /** Stops publishing a key (a revocation); tokens can still be signed with it. */
+  removeKey(kid: string): void {
+    const key = this.keys.get(kid);
+    if (key) key.published = false;
+  }
+
+  publish(kid: string): void {
+    const key = this.keys.get(kid);
+    if (key) key.published = true;
+  }
+
+  /** The public JWK of a key. */
+  publicJwk(kid = this.currentKid): JsonWebKey {
+    const key = this.keys.get(kid);
+    if (!key) throw new Error(`no test key ${kid}`);
+    return { ...key.publicJwk };
+  }
+
+  /** The JWKS document as served. */
+  jwks(): { keys: JsonWebKey[] } {
+    return { keys: [...this.keys.values()].filter((k) => k.published).map((k) => k.publicJwk) };
+  }
+
+  /**
+   * Signs a token. Defaults: `iss` = this issuer, `aud` = `audience`, `sub` = 'test-user',
+   * `iat` now, `exp` in 5 minutes, header `{ alg, typ: 'JWT', kid }`.
+   * `kid: null` omits the kid; `header` adds or overrides header members.
+   */
+  sign(claims: Record<string, unknown> = {}, opts: SignOptions = {}): string {
+    const kid = opts.kid === null ? this.currentKid : (opts.kid ?? this.currentKid);
+    const key = this.keys.get(kid);
+    if (!key) throw new Error(`no test key ${kid}`);
+    const now = Math.floor(Date.now() / 1000);
+    const payload = {
+      iss: this.issuer,
+      aud: this.audience,
+      sub: 'test-user',
+      iat: now,
+      exp: now + (opts.expiresInSec ?? 300),
+      ...claims,
+    };
+    const header: Record<string, unknown> = { alg: opts.alg ?? key.alg, typ: 'JWT', ...(opts.kid === null ? {} : { kid }), ...opts.header };
+    const input = `${b64url(header)}.${b64url(payload)}`;
+    const spec = ALGORITHM_SPECS[key.alg];
+    const signature = sign(spec.hash, Buffer.from(input), { key: key.privateKey, ...spec.params });
+    return `${input}.${signature.toString('base64url')}`;
+  }
+
+  /** Answer every following request this way until `clearFault()`. */
+  setFault(fault: TestIssuerFault): void {
+    this.fault = fault;
+  }
+
+  /** Answer the next requests with these, one each, then normally again. */
+  queueFaults(...faults: TestIssuerFault[]): void {
+    this.faultQueue.push(...faults);
+  }
+
+  clearFault(): void {
+    this.fault = null;
+    this.faultQueue = [];
+  }
+
+  resetCounts(): void {
+    this.requestCount = 0;
+    this.notModifiedCount = 0;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/.well-known/openid-configuration') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ issuer: this.issuer, jwks_uri: this.jwksUri }));
+      return;
+    }
+    if (path !== '/.well-known/jwks.json') {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    this.requestCount++;
+    const fault = this.faultQueue.shift() ?? this.fault;
+    const respond = () => {
+      if (fault?.reset) {
+        req.socket.destroy();
+        return;
+      }
+      const body = fault?.body === undefined ? JSON.stringify(this.jwks()) : typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body);
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...this.options.headers, ...fault?.headers };
+      const status = fault?.status ?? 200;
+      if (status === 200 && this.options.etag !== false) {
+        const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`;
+        headers.etag = etag;
+        if (req.headers['if-none-match'] === etag) {
+          this.notModifiedCount++;
+          res.writeHead(304, headers);
+          res.end();
+          return;
+        }
+      }
+      res.writeHead(status, headers);
+      res.end(body);
+    };
+    if (fault?.delayMs) {
+      const timer = setTimeout(respond, fault.delayMs);
+      res.on('close', () => clearTimeout(timer));
+    } else respond();
+  }
+}

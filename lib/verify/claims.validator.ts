@@ -1,0 +1,57 @@
+import {
+  AudienceMismatchError,
+  ClaimInvalidError,
+  IssuerMismatchError,
+  TokenExpiredError,
+  TokenNotYetValidError,
+} from '../errors/jwks.errors';
+
+/** The verified claims handed to route handlers as `request.user`. */
+export interface JwtClaims {
+  iss: string;
+  aud: string | string[];
+  exp: number;
+  sub?: string;
+  iat?: number;
+  nbf?: number;
+  [claim: string]: unknown;
+}
+
+export interface ClaimsPolicy {
+  issuer: string;
+  audience: readonly string[];
+  clockToleranceSec: number;
+}
+
+function numericDate(payload: Record<string, unknown>, name: string, required: boolean): number | undefined {
+  const value = payload[name];
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new ClaimInvalidError(`"${name}" claim must be a finite number`);
+  }
+  return value;
+}
+
+/**
+ * Registered claims: `exp` required; `nbf` and `iat` honoured; `iss` exact; `aud` must contain a
+ * configured audience. Times in seconds, with the configured tolerance.
+ * @throws JwtVerificationError subclasses
+ */
+export function validateClaims(payload: Record<string, unknown>, policy: ClaimsPolicy, nowMs: number): JwtClaims {
+  const now = nowMs / 1000;
+  const tol = policy.clockToleranceSec;
+  const exp = numericDate(payload, 'exp', true) as number;
+  if (now - tol >= exp) throw new TokenExpiredError('token expired');
+  const nbf = numericDate(payload, 'nbf', false);
+  if (nbf !== undefined && now + tol < nbf) throw new TokenNotYetValidError('token not valid yet (nbf)');
+  const iat = numericDate(payload, 'iat', false);
+  if (iat !== undefined && now + tol < iat) throw new TokenNotYetValidError('token issued in the future (iat)');
+
+  if (payload.iss !== policy.issuer) throw new IssuerMismatchError('token issuer does not match');
+  const aud = payload.aud;
+  const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+  if (!audiences.some((a) => typeof a === 'string' && policy.audience.includes(a))) {
+    throw new AudienceMismatchError('token audience does not match');
+  }
+  return payload as JwtClaims;
+}
