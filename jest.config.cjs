@@ -15,5 +15,6 @@ module.exports = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.spec.json' }],
   },
+  setupFiles: ['<rootDir>/test/setup-logger.ts'],
   testTimeout: 20000,
 };

@@ -15,7 +15,7 @@ export class FakeClock implements Clock {
   private timers: Timer[] = [];
   private nextId = 1;
 
-  constructor(start = Date.UTC(2026, 0, 1)) {
+  constructor(start = Date.now()) {
     this.current = start;
   }
 

@@ -33,7 +33,7 @@ function numericDate(payload: Record<string, unknown>, name: string, required: b
 }
 
 /**
- * Registered claims: `exp` required; `nbf` and `iat` honoured; `iss` exact; `aud` must contain a
+ * Registered claims: `exp` required; `nbf` honoured; `iat` type-checked; `iss` exact; `aud` must contain a
  * configured audience. Times in seconds, with the configured tolerance.
  * @throws JwtVerificationError subclasses
  */
@@ -44,8 +44,9 @@ export function validateClaims(payload: Record<string, unknown>, policy: ClaimsP
   if (now - tol >= exp) throw new TokenExpiredError('token expired');
   const nbf = numericDate(payload, 'nbf', false);
   if (nbf !== undefined && now + tol < nbf) throw new TokenNotYetValidError('token not valid yet (nbf)');
-  const iat = numericDate(payload, 'iat', false);
-  if (iat !== undefined && now + tol < iat) throw new TokenNotYetValidError('token issued in the future (iat)');
+  // `iat` must be a number when present, but a slightly future `iat` is IdP clock skew, not an
+  // attack: like jose and jsonwebtoken we do not refuse it (token age limits are `nbf`/`exp`'s job).
+  numericDate(payload, 'iat', false);
 
   if (payload.iss !== policy.issuer) throw new IssuerMismatchError('token issuer does not match');
   const aud = payload.aud;

@@ -1,0 +1,75 @@
+import { decideLookup, nextRefreshAt, onFetchFailure, onFetchStart, onFetchSuccess, onInvalidate, phaseOf, backoffDelay, type KeySetPolicyOptions } from '../../lib/cache/key-set.policy';
+import { initialKeySetState } from '../../lib/cache/key-set.state';
+
+const opts: KeySetPolicyOptions = { ttlMs: 600_000, cooldownMs: 30_000, maxStaleMs: 3_600_000, refreshAheadMs: 30_000, backoffBaseMs: 1_000, backoffMaxMs: 60_000 };
+const T0 = 1_000_000;
+const loaded = () => onFetchSuccess(initialKeySetState(), T0, opts, { jwks: '{"keys":[]}', etag: null });
+
+describe('key-set policy (pure)', () => {
+  it('walks the phases empty → fresh → stale → expired', () => {
+    expect(phaseOf(initialKeySetState(), T0, opts)).toBe('empty');
+    const s = loaded();
+    expect(phaseOf(s, T0 + opts.ttlMs - 1, opts)).toBe('fresh');
+    expect(phaseOf(s, T0 + opts.ttlMs, opts)).toBe('stale');
+    expect(phaseOf(s, T0 + opts.ttlMs + opts.maxStaleMs, opts)).toBe('expired');
+  });
+
+  it('hits a known kid in fresh and stale phases, never in expired', () => {
+    const s = loaded();
+    expect(decideLookup(s, T0 + 1, opts, true, false)).toEqual({ action: 'hit' });
+    expect(decideLookup(s, T0 + opts.ttlMs + 5, opts, true, false)).toEqual({ action: 'hit' });
+    expect(decideLookup(s, T0 + opts.ttlMs + opts.maxStaleMs, opts, true, false)).toEqual({ action: 'fetch', reason: 'empty' });
+  });
+
+  it('refetches an unknown kid once, then fails fast inside the cooldown', () => {
+    let s = loaded();
+    const d = decideLookup(s, T0 + 10, opts, false, false);
+    expect(d).toEqual({ action: 'fetch', reason: 'unknown-kid' });
+    s = onFetchStart(s, T0 + 10, 'unknown-kid');
+    expect(decideLookup(s, T0 + 11, opts, false, true)).toEqual({ action: 'join' });
+    expect(decideLookup(s, T0 + 11 + 1_000, opts, false, false)).toEqual({ action: 'fail', reason: 'cooldown' });
+    expect(decideLookup(s, T0 + 10 + opts.cooldownMs, opts, false, false)).toEqual({ action: 'fetch', reason: 'unknown-kid' });
+  });
+
+  it('does not refetch for a caller who already waited for a fetch', () => {
+    const s = loaded();
+    expect(decideLookup(s, T0 + 10, opts, false, false, true)).toEqual({ action: 'fail', reason: 'not-found' });
+  });
+
+  it('backs off exponentially with full jitter, capped, and honours Retry-After when later', () => {
+    expect(backoffDelay(1, opts, 0.999)).toBeLessThanOrEqual(1_000);
+    expect(backoffDelay(3, opts, 0.999)).toBeGreaterThan(3_000);
+    expect(backoffDelay(30, opts, 0.999)).toBeLessThanOrEqual(60_000);
+    expect(backoffDelay(30, opts, 0)).toBeGreaterThan(0);
+    let s = onFetchFailure(loaded(), T0, opts, { code: 'X', kind: 'status', message: 'm', status: 429, retryAfterMs: 120_000 }, 0.5);
+    expect(s.notBefore).toBe(T0 + 120_000);
+    expect(decideLookup(s, T0 + 60_000, opts, false, false)).toEqual({ action: 'fail', reason: 'backoff' });
+    s = onFetchFailure(s, T0, opts, { code: 'X', kind: 'status', message: 'm', status: 500 }, 0.5);
+    expect(s.failures).toBe(2);
+    expect(s.notBefore).toBeLessThanOrEqual(T0 + 2_000);
+  });
+
+  it('keeps the last good set through failures', () => {
+    const s = onFetchFailure(loaded(), T0 + opts.ttlMs + 1, opts, { code: 'X', kind: 'timeout', message: 'm' }, 0.5);
+    expect(s.jwks).not.toBeNull();
+    expect(decideLookup(s, T0 + opts.ttlMs + 2, opts, true, false)).toEqual({ action: 'hit' });
+  });
+
+  it('invalidation makes the next lookup of even a known kid wait for a refetch', () => {
+    const s = onInvalidate(loaded(), T0 + 5);
+    expect(phaseOf(s, T0 + 5, opts)).toBe('stale');
+    expect(decideLookup(s, T0 + 6, opts, true, false)).toEqual({ action: 'fetch', reason: 'revalidate' });
+    expect(decideLookup(s, T0 + 6, opts, true, false, true)).toEqual({ action: 'hit' });
+  });
+
+  it('schedules refresh ahead of expiry with jitter, and retries at the backoff after a failure', () => {
+    const s = loaded();
+    const early = nextRefreshAt(s, T0, opts, 0);
+    const late = nextRefreshAt(s, T0, opts, 0.999);
+    expect(early).toBe(T0 + opts.ttlMs - opts.refreshAheadMs);
+    expect(late).toBeLessThan(T0 + opts.ttlMs);
+    expect(late).toBeGreaterThan(early);
+    const failed = onFetchFailure(s, T0 + 100, opts, { code: 'X', kind: 'network', message: 'm' }, 0.5);
+    expect(nextRefreshAt(failed, T0 + 100, opts, 0.5)).toBe(failed.notBefore);
+  });
+});
