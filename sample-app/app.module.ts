@@ -1,0 +1,33 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
+import { JwksAuthModule } from 'nestjs-jwks-auth';
+import { AdminController } from './admin.controller';
+import { AppController } from './app.controller';
+import { HealthController } from './health.controller';
+
+/**
+ * The whole integration: options from the environment (JWKS_ISSUER, JWKS_URI, JWKS_AUDIENCE),
+ * a guarded controller, an admin route and a Terminus health check.
+ */
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true }),
+    TerminusModule,
+    JwksAuthModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => {
+        const issuer = config.getOrThrow<string>('JWKS_ISSUER');
+        return {
+          issuer,
+          // Auth0, Okta and most OIDC issuers publish their keys here.
+          jwksUri: config.get<string>('JWKS_URI') ?? new URL('.well-known/jwks.json', issuer.endsWith('/') ? issuer : `${issuer}/`).toString(),
+          audience: config.getOrThrow<string>('JWKS_AUDIENCE').split(','),
+          algorithms: config.get<string>('JWKS_ALGORITHMS')?.split(','),
+        };
+      },
+    }),
+  ],
+  controllers: [AppController, AdminController, HealthController],
+})
+export class AppModule {}

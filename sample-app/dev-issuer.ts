@@ -1,0 +1,33 @@
+import { TestIssuer } from 'nestjs-jwks-auth/testing';
+
+/**
+ * With no issuer configured, the sample runs against an embedded issuer on 127.0.0.1: a real
+ * JWKS endpoint and a token signer, so the whole flow works offline without an account.
+ */
+export async function startDevIssuer(): Promise<TestIssuer> {
+  const issuer = await TestIssuer.start({ audience: 'https://sample-api' });
+  process.env.JWKS_ISSUER = issuer.issuer;
+  process.env.JWKS_URI = issuer.jwksUri;
+  process.env.JWKS_AUDIENCE = issuer.audience;
+  return issuer;
+}
+
+export function printTryIt(issuer: TestIssuer, baseUrl: string): void {
+  const user = issuer.sign({ sub: 'alice', scope: 'read:profile' }, { expiresInSec: 3600 });
+  const admin = issuer.sign({ sub: 'ops', scope: 'jwks:admin' }, { expiresInSec: 3600 });
+  const expired = issuer.sign({ sub: 'alice', exp: Math.floor(Date.now() / 1000) - 60 });
+  const lines = [
+    '',
+    `Embedded dev issuer: ${issuer.issuer} (JWKS ${issuer.jwksUri})`,
+    'Set JWKS_ISSUER, JWKS_AUDIENCE (and JWKS_URI if not <issuer>/.well-known/jwks.json) to use a real IdP.',
+    '',
+    'Try it (tokens valid for 1 hour):',
+    `  curl -i ${baseUrl}/profile -H "Authorization: Bearer ${user}"`,
+    `  curl -i ${baseUrl}/profile                       # 401: no token`,
+    `  curl -i ${baseUrl}/profile -H "Authorization: Bearer ${expired}"   # 401: expired`,
+    `  curl -i ${baseUrl}/health`,
+    `  curl -i -X POST ${baseUrl}/admin/jwks/refresh -H "Authorization: Bearer ${admin}"`,
+    '',
+  ];
+  console.log(lines.join('\n'));
+}

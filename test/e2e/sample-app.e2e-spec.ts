@@ -1,0 +1,42 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { AppModule } from '../../sample-app/app.module';
+import { startDevIssuer } from '../../sample-app/dev-issuer';
+import type { TestIssuer } from '../../lib/testing';
+
+describe('sample-app against its embedded dev issuer', () => {
+  let issuer: TestIssuer;
+  let app: INestApplication;
+  const saved = { ...process.env };
+
+  beforeAll(async () => {
+    issuer = await startDevIssuer();
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+  });
+  afterAll(async () => {
+    await app.close();
+    await issuer.close();
+    process.env = saved;
+  });
+
+  it('serves the public route, refuses /profile without a token and accepts a dev-issuer token', async () => {
+    const http = request(app.getHttpServer());
+    await http.get('/').expect(200);
+    await http.get('/profile').expect(401);
+    const res = await http.get('/profile').set('Authorization', `Bearer ${issuer.sign({ sub: 'alice' })}`).expect(200);
+    expect(res.body.sub).toBe('alice');
+  });
+
+  it('reports health and lets only jwks:admin tokens refresh the key set', async () => {
+    const http = request(app.getHttpServer());
+    await http.get('/health').expect(200);
+    await http.post('/admin/jwks/refresh').set('Authorization', `Bearer ${issuer.sign({ scope: 'read' })}`).expect(403);
+    const before = issuer.requestCount;
+    const res = await http.post('/admin/jwks/refresh').set('Authorization', `Bearer ${issuer.sign({ scope: 'jwks:admin' })}`).expect(200);
+    expect(issuer.requestCount).toBe(before + 1);
+    expect(res.body).toMatchObject({ phase: 'fresh', keyCount: 1 });
+  });
+});
