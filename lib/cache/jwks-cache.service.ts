@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS } from '../jwks-auth.constants';
 import {
@@ -98,9 +99,9 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
    * the whole set at most once per cooldown (one shared fetch for all callers) and inside the
    * cooldown fails fast with `KeyCoolingDownError`.
    */
-  async getSigningKey(kid: string): Promise<VerificationKey> {
+  async getSigningKey(kid: string): Promise<KeyObject> {
     const keys = await this.resolveKeys(kid, undefined);
-    return keys[0];
+    return keys[0].keyObject;
   }
 
   /** @internal Candidate keys for a token; used by `JwtVerifier`. */

@@ -61,3 +61,15 @@ export class FakeClock implements Clock {
 export function flushPromises(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Polls `predicate` until it holds, for conditions that wait on real I/O (a background fetch the
+ * fake clock started still talks to a real server). Rejects after `timeoutMs` of real time.
+ */
+export async function waitFor(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`waitFor: condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,8 +1,8 @@
 import { Controller, Get, type INestApplication } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import request from 'supertest';
-import { JwksAuthModule, JwksHealthIndicator, Public } from '../../lib';
-import { FakeClock, TestIssuer } from '../../lib/testing';
+import { JwksAuthModule, JwksCacheService, JwksHealthIndicator, Public } from '../../lib';
+import { FakeClock, TestIssuer, waitFor } from '../../lib/testing';
 import { bootApp, issuerOptions } from '../fixtures/app';
 
 @Controller('health')
@@ -45,6 +45,7 @@ describe('JwksHealthIndicator with Terminus', () => {
   it('stays up on a stale set while the endpoint fails, and goes down with the last error once the set expires', async () => {
     issuer.setFault({ status: 503 });
     await clock.advance(61_000);
+    await waitFor(() => app.get(JwksCacheService).getState().consecutiveFailures > 0);
     let res = await request(app.getHttpServer()).get('/health').expect(200);
     expect(res.body.details.jwks).toMatchObject({ status: 'up', phase: 'stale' });
     await clock.advance(120_000);
@@ -56,6 +57,7 @@ describe('JwksHealthIndicator with Terminus', () => {
   it('comes back up on the first good fetch', async () => {
     issuer.clearFault();
     await clock.advance(61_000);
+    await waitFor(() => app.get(JwksCacheService).getState().consecutiveFailures === 0);
     const res = await request(app.getHttpServer()).get('/health').expect(200);
     expect(res.body.details.jwks).toMatchObject({ status: 'up', phase: 'fresh', consecutiveFailures: 0 });
   });

@@ -45,7 +45,8 @@ describe('JwksCacheService on a fake clock and fake fetcher', () => {
   it('warms up at bootstrap and hits the cache afterwards without fetching', async () => {
     const { svc, f } = await started();
     expect(f.calls).toBe(1);
-    for (let i = 0; i < 50; i++) await svc.getSigningKey('k1');
+    const first = await svc.getSigningKey('k1');
+    for (let i = 0; i < 50; i++) expect(await svc.getSigningKey('k1')).toBe(first); // one KeyObject, not one per call
     expect(f.calls).toBe(1);
     expect(svc.getState()).toMatchObject({ kids: ['k1'], fresh: true, fetchCount: 1 });
   });
@@ -73,7 +74,7 @@ describe('JwksCacheService on a fake clock and fake fetcher', () => {
     expect(svc.getState().coolingDown).toBe(true);
     expect(f.calls).toBe(2);
     await clock.advance(30_000);
-    await expect(svc.getSigningKey('new')).resolves.toMatchObject({ kid: 'new' });
+    await expect(svc.getSigningKey('new')).resolves.toMatchObject({ type: 'public', asymmetricKeyType: 'ec' });
     expect(f.calls).toBe(3);
   });
 
@@ -93,7 +94,7 @@ describe('JwksCacheService on a fake clock and fake fetcher', () => {
     f.fail = new JwksFetchError('down', 'status', 500);
     await clock.advance(600_000 + 1);
     expect(svc.getState().phase).toBe('stale');
-    await expect(svc.getSigningKey('k1')).resolves.toMatchObject({ kid: 'k1' });
+    await expect(svc.getSigningKey('k1')).resolves.toMatchObject({ type: 'public' });
     const callsDuringOutage = f.calls;
     await clock.advance(3_600_000);
     expect(svc.getState().phase).toBe('expired');
@@ -103,7 +104,7 @@ describe('JwksCacheService on a fake clock and fake fetcher', () => {
     expect(svc.getState().lastError).toMatchObject({ kind: 'status', status: 500 });
     f.fail = null;
     await clock.advance(60_000);
-    await expect(svc.getSigningKey('k1')).resolves.toMatchObject({ kid: 'k1' });
+    await expect(svc.getSigningKey('k1')).resolves.toMatchObject({ type: 'public' });
     expect(svc.getState().phase).toBe('fresh');
   });
 
@@ -114,7 +115,7 @@ describe('JwksCacheService on a fake clock and fake fetcher', () => {
     expect(svc.getState().fresh).toBe(false);
     await expect(svc.getSigningKey('k1')).rejects.toBeInstanceOf(KeyNotFoundError);
     expect(f.calls).toBe(2);
-    await expect(svc.getSigningKey('k2')).resolves.toMatchObject({ kid: 'k2' });
+    await expect(svc.getSigningKey('k2')).resolves.toMatchObject({ type: 'public' });
   });
 
   it('refresh() fetches now, bypassing the cooldown, and shares a fetch in flight', async () => {
