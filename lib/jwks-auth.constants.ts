@@ -13,6 +13,19 @@ export const JWKS_DEFAULTS = {
   cooldownMs: 30_000,
   /** How long past freshness the last good set still verifies while refreshing fails: one day of IdP outage. */
   maxStaleMs: 24 * 60 * 60_000,
+  /**
+   * Lower bound on a server-given freshness (`Cache-Control: max-age`, `Expires`, `no-cache`):
+   * a server saying "do not cache" would otherwise make us refetch continuously.
+   */
+  minTtlMs: 60_000,
+  /**
+   * Upper bound on a server-given freshness: a key the IdP revokes stops verifying at the next
+   * refresh, so a day-long max-age must not mean a day-long revocation delay. Entra's guidance is
+   * to refresh hourly.
+   */
+  maxTtlMs: 60 * 60_000,
+  /** Longest wait we accept from `Retry-After`/`x-ratelimit-reset`, so a bogus header cannot stop refreshes for days. */
+  maxRetryAfterMs: 10 * 60_000,
   /** Refresh this long before freshness ends, so requests never meet an expired set (Nimbus: 30 s). */
   refreshAheadMs: 30_000,
   /** First retry delay after a failed fetch; doubled per consecutive failure, with full jitter. */

@@ -12,6 +12,7 @@ import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interf
 import type { JwksFetcher } from '../fetch/jwks.fetcher';
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser';
 import type { KeyResolver } from '../verify/jwt.verifier';
+import { readSnapshot, writeSnapshot } from '../store/key-set-snapshot.store';
 import type { Clock, TimerHandle } from './clock';
 import { initialKeySetState, type KeySetError, type KeySetState } from './key-set.state';
 import {
@@ -23,6 +24,7 @@ import {
   onFetchSuccess,
   onInvalidate,
   onNotModified,
+  onSnapshotRestored,
   phaseOf,
   type KeySetPhase,
   type KeySetPolicyOptions,
@@ -72,6 +74,7 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
   ) {
     this.policy = {
       ...options.cache,
+      maxRetryAfterMs: JWKS_DEFAULTS.maxRetryAfterMs,
       backoffBaseMs: JWKS_DEFAULTS.backoffBaseMs,
       backoffMaxMs: JWKS_DEFAULTS.backoffMaxMs,
     };
@@ -80,6 +83,7 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
   /** Warm the cache before the application serves its first request. */
   async onApplicationBootstrap(): Promise<void> {
     await this.runFetch('warm-up');
+    if (this.state.jwks === null) await this.restoreSnapshot();
     if (this.state.jwks === null) {
       const message = `JWKS warm-up failed (${this.state.lastError?.message ?? 'unknown error'}); retrying in the background`;
       if (this.options.failOnWarmupError) {
@@ -206,6 +210,7 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
       const now = this.clock.now();
       if (result.kind === 'not-modified') {
         this.state = onNotModified(this.state, now, this.policy, result);
+        this.saveSnapshot();
         return;
       }
       const index = parseJwkSet(result.jwks, this.options.algorithms, maxKeys);
@@ -215,6 +220,7 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
       // Replace the whole set at once: a key absent from a good new set stops verifying now.
       this.index = index;
       this.state = onFetchSuccess(this.state, now, this.policy, result);
+      this.saveSnapshot();
     } catch (err) {
       const e = err instanceof JwksFetchError ? err : new JwksFetchError(`JWKS fetch failed: ${(err as Error)?.name ?? 'error'}`, 'network');
       this.state = onFetchFailure(
@@ -226,6 +232,37 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
       );
       this.logger.warn(`${e.message}; next attempt in ${this.state.notBefore - this.clock.now()} ms`);
     }
+  }
+
+  /** After a failed warm-up: serve the last good set from disk if it is still within maxStaleMs. */
+  private async restoreSnapshot(): Promise<void> {
+    const path = this.options.cache.snapshotPath;
+    if (path === null) return;
+    const snapshot = await readSnapshot(path, this.options.jwksUri, this.options.fetch.maxResponseBytes * 2);
+    const now = this.clock.now();
+    if (snapshot === null || now >= snapshot.freshUntil + this.policy.maxStaleMs) {
+      this.logger.warn('JWKS snapshot: none usable (missing, unreadable, for another URI, or older than maxStaleMs)');
+      return;
+    }
+    try {
+      this.index = parseJwkSet(snapshot.jwks, this.options.algorithms, this.options.fetch.maxKeys);
+    } catch {
+      this.logger.warn('JWKS snapshot: its key set is not usable');
+      return;
+    }
+    this.state = onSnapshotRestored(this.state, snapshot);
+    this.schedule();
+    this.logger.warn(`JWKS snapshot: serving ${this.index.size} key(s) fetched ${Math.round((now - snapshot.fetchedAt) / 1000)} s ago until the IdP answers`);
+  }
+
+  /** Persist the last good set, off the request path; a failed write is logged, never fatal. */
+  private saveSnapshot(): void {
+    const path = this.options.cache.snapshotPath;
+    const { jwks, fetchedAt, etag, freshUntil } = this.state;
+    if (path === null || jwks === null || fetchedAt === null) return;
+    writeSnapshot(path, { version: 1, jwksUri: this.options.jwksUri, jwks, fetchedAt, etag, freshUntil }).catch((err: unknown) => {
+      this.logger.warn(`JWKS snapshot: could not be written (${(err as { code?: string })?.code ?? 'error'})`);
+    });
   }
 
   /** (Re)arm the single background timer from the current state. */

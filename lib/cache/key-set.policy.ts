@@ -10,6 +10,9 @@ export interface KeySetPolicyOptions {
   cooldownMs: number;
   maxStaleMs: number;
   refreshAheadMs: number;
+  minTtlMs: number;
+  maxTtlMs: number;
+  maxRetryAfterMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
 }
@@ -81,9 +84,10 @@ export function onFetchStart(state: KeySetState, now: number, reason: 'unknown-k
   };
 }
 
-/** Freshness lifetime: the server's max-age when it gave one, else ttlMs. */
-function freshFor(opts: KeySetPolicyOptions, maxAgeMs: number | undefined): number {
-  return maxAgeMs === undefined ? opts.ttlMs : maxAgeMs;
+/** Freshness lifetime: the server's max-age clamped to [minTtlMs, maxTtlMs] when it gave one, else ttlMs. */
+export function freshFor(opts: KeySetPolicyOptions, maxAgeMs: number | undefined): number {
+  if (maxAgeMs === undefined) return opts.ttlMs;
+  return Math.min(opts.maxTtlMs, Math.max(opts.minTtlMs, maxAgeMs));
 }
 
 export function onFetchSuccess(
@@ -143,7 +147,9 @@ export function onFetchFailure(
 ): KeySetState {
   const failures = state.failures + 1;
   const backoffUntil = now + backoffDelay(failures, opts, random);
-  const serverUntil = error.retryAfterMs !== undefined ? now + error.retryAfterMs : 0;
+  // Only a rate limit (429) or an overloaded server (503) may ask us to wait, and never for longer than the cap.
+  const asked = error.status === 429 || error.status === 503 ? error.retryAfterMs : undefined;
+  const serverUntil = asked !== undefined ? now + Math.min(asked, opts.maxRetryAfterMs) : 0;
   const { retryAfterMs: _ignored, ...plain } = error;
   return {
     ...state,
@@ -154,6 +160,14 @@ export function onFetchFailure(
     lastError: { ...plain, at: now },
     fetchCount: state.fetchCount + 1,
   };
+}
+
+/** State restored from a snapshot file at bootstrap, when the first fetch failed. Failures and backoff are kept. */
+export function onSnapshotRestored(
+  state: KeySetState,
+  snapshot: { jwks: string; fetchedAt: number; etag: string | null; freshUntil: number },
+): KeySetState {
+  return { ...state, jwks: snapshot.jwks, fetchedAt: snapshot.fetchedAt, etag: snapshot.etag, freshUntil: snapshot.freshUntil };
 }
 
 /** The current set stops being fresh; the next lookup waits for a refetch. */

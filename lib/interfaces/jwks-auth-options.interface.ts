@@ -6,6 +6,16 @@ export interface JwksCacheOptions {
   cooldownMs?: number;
   /** How long past freshness the last good set still serves while refreshing fails. Default 24 h. */
   maxStaleMs?: number;
+  /** Lower bound on a freshness given by `Cache-Control`/`Expires` (`no-cache` means this). Default 1 min. */
+  minTtlMs?: number;
+  /** Upper bound on a freshness given by `Cache-Control`/`Expires`. Default 1 h. */
+  maxTtlMs?: number;
+  /**
+   * Write the last good key set to this file (atomically, after each good fetch) and read it at
+   * bootstrap when the first fetch fails, so a restart during an IdP outage still serves.
+   * Off by default.
+   */
+  snapshotPath?: string;
   /** Start the background refresh this long before freshness ends (jittered). Default 30 s. */
   refreshAheadMs?: number;
 }
@@ -47,7 +57,7 @@ export interface ResolvedJwksOptions {
   readonly audience: readonly string[];
   readonly algorithms: readonly string[];
   readonly clockToleranceSec: number;
-  readonly cache: Readonly<Required<JwksCacheOptions>>;
+  readonly cache: Readonly<Required<Omit<JwksCacheOptions, 'snapshotPath'>>> & { readonly snapshotPath: string | null };
   readonly fetch: Readonly<Required<JwksFetchOptions>>;
   readonly globalGuard: boolean;
   readonly failOnWarmupError: boolean;

@@ -80,7 +80,15 @@ export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOp
     cooldownMs: positiveNumber(problems, 'cache.cooldownMs', c.cooldownMs, JWKS_DEFAULTS.cooldownMs, true),
     maxStaleMs: positiveNumber(problems, 'cache.maxStaleMs', c.maxStaleMs, JWKS_DEFAULTS.maxStaleMs, true),
     refreshAheadMs: positiveNumber(problems, 'cache.refreshAheadMs', c.refreshAheadMs, JWKS_DEFAULTS.refreshAheadMs, true),
+    minTtlMs: positiveNumber(problems, 'cache.minTtlMs', c.minTtlMs, JWKS_DEFAULTS.minTtlMs),
+    maxTtlMs: positiveNumber(problems, 'cache.maxTtlMs', c.maxTtlMs, JWKS_DEFAULTS.maxTtlMs),
+    snapshotPath: null as string | null,
   };
+  if (cache.minTtlMs > cache.maxTtlMs) problems.push('cache.minTtlMs must not exceed cache.maxTtlMs');
+  if (c.snapshotPath !== undefined) {
+    if (typeof c.snapshotPath !== 'string' || c.snapshotPath === '') problems.push('cache.snapshotPath must be a non-empty file path');
+    else cache.snapshotPath = c.snapshotPath;
+  }
   const fetch = {
     timeoutMs: positiveNumber(problems, 'fetch.timeoutMs', f.timeoutMs, JWKS_DEFAULTS.fetchTimeoutMs),
     maxResponseBytes: positiveNumber(problems, 'fetch.maxResponseBytes', f.maxResponseBytes, JWKS_DEFAULTS.maxResponseBytes),

@@ -25,6 +25,13 @@ export interface TestIssuerFault {
   delayMs?: number;
   /** Destroy the connection without answering. */
   reset?: boolean;
+  /** Send headers, then one byte of body every `trickleMs` (default 100), never finishing. */
+  trickle?: boolean;
+  trickleMs?: number;
+  /** Send headers, then an endless chunked body as fast as the client reads. */
+  endless?: boolean;
+  /** Send a body of this many bytes (generated, never held in memory at once). */
+  bodyBytes?: number;
 }
 
 export interface TestIssuerOptions {
@@ -210,6 +217,43 @@ export class TestIssuer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Hostile bodies: slow, endless or huge, written chunk by chunk with back-pressure. */
+  private stream(res: ServerResponse, fault: TestIssuerFault): void {
+    res.writeHead(fault.status ?? 200, { 'content-type': 'application/json', ...fault.headers });
+    res.write('{"keys":[');
+    if (fault.trickle) {
+      const timer = setInterval(() => res.write(' '), fault.trickleMs ?? 100);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let left = fault.bodyBytes ?? Infinity;
+    const pump = () => {
+      while (left > 0 && !res.destroyed) {
+        const n = Math.min(chunk.length, left);
+        left -= n;
+        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      if (!res.destroyed) res.end(']}');
+    };
+    pump();
+  }
+
+  /** Stop accepting connections (the port refuses) until `resume()`. */
+  async pause(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Listen again on the same port after `pause()`. */
+  async resume(): Promise<void> {
+    const port = Number(new URL(this.baseUrl).port);
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/.well-known/openid-configuration') {
@@ -227,6 +271,10 @@ export class TestIssuer {
     const respond = () => {
       if (fault?.reset) {
         req.socket.destroy();
+        return;
+      }
+      if (fault?.trickle || fault?.endless || fault?.bodyBytes !== undefined) {
+        this.stream(res, fault);
         return;
       }
       const body = fault?.body === undefined ? JSON.stringify(this.jwks()) : typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body);

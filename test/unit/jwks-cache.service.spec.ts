@@ -5,18 +5,18 @@ import { JwksFetchError, KeyCoolingDownError, KeyNotFoundError, KeySetUnavailabl
 import type { JwksFetcher, JwksFetchResult } from '../../lib/fetch/jwks.fetcher';
 import { FakeClock, flushPromises } from '../../lib/testing';
 
-const options = resolveJwksOptions({
-  issuer: 'https://issuer.test/',
-  jwksUri: 'https://issuer.test/jwks.json',
-  audience: 'api',
-  cache: { ttlMs: 600_000, cooldownMs: 30_000, maxStaleMs: 3_600_000, refreshAheadMs: 30_000 },
-});
 
 function jwk(kid: string) {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return { ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256' };
 }
-const optionsEs = resolveJwksOptions({ ...options, audience: [...options.audience], algorithms: ['ES256'] });
+const optionsEs = resolveJwksOptions({
+  issuer: 'https://issuer.test/',
+  jwksUri: 'https://issuer.test/jwks.json',
+  audience: 'api',
+  algorithms: ['ES256'],
+  cache: { ttlMs: 600_000, cooldownMs: 30_000, maxStaleMs: 3_600_000, refreshAheadMs: 30_000 },
+});
 
 /** A fake fetcher: answers from a mutable key list, counts calls, can hold or fail. */
 function fakeFetcher() {

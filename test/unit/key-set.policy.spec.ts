@@ -1,7 +1,7 @@
 import { decideLookup, nextRefreshAt, onFetchFailure, onFetchStart, onFetchSuccess, onInvalidate, phaseOf, backoffDelay, type KeySetPolicyOptions } from '../../lib/cache/key-set.policy';
 import { initialKeySetState } from '../../lib/cache/key-set.state';
 
-const opts: KeySetPolicyOptions = { ttlMs: 600_000, cooldownMs: 30_000, maxStaleMs: 3_600_000, refreshAheadMs: 30_000, backoffBaseMs: 1_000, backoffMaxMs: 60_000 };
+const opts: KeySetPolicyOptions = { ttlMs: 600_000, cooldownMs: 30_000, maxStaleMs: 3_600_000, refreshAheadMs: 30_000, minTtlMs: 60_000, maxTtlMs: 3_600_000, maxRetryAfterMs: 600_000, backoffBaseMs: 1_000, backoffMaxMs: 60_000 };
 const T0 = 1_000_000;
 const loaded = () => onFetchSuccess(initialKeySetState(), T0, opts, { jwks: '{"keys":[]}', etag: null });
 
@@ -47,6 +47,23 @@ describe('key-set policy (pure)', () => {
     s = onFetchFailure(s, T0, opts, { code: 'X', kind: 'status', message: 'm', status: 500 }, 0.5);
     expect(s.failures).toBe(2);
     expect(s.notBefore).toBeLessThanOrEqual(T0 + 2_000);
+  });
+
+  it('clamps a server-given max-age to [minTtlMs, maxTtlMs] and uses ttlMs when none was given', () => {
+    const at = (maxAgeMs?: number) => onFetchSuccess(initialKeySetState(), T0, opts, { jwks: '{}', etag: null, maxAgeMs }).freshUntil - T0;
+    expect(at(undefined)).toBe(opts.ttlMs);
+    expect(at(120_000)).toBe(120_000);
+    expect(at(0)).toBe(opts.minTtlMs);
+    expect(at(86_400_000)).toBe(opts.maxTtlMs);
+  });
+
+  it('lets only 429 and 503 ask us to wait, and never longer than maxRetryAfterMs', () => {
+    const fail = (status: number, retryAfterMs: number) =>
+      onFetchFailure(loaded(), T0, opts, { code: 'X', kind: 'status', message: 'm', status, retryAfterMs }, 0).notBefore - T0;
+    expect(fail(429, 5_000)).toBe(5_000);
+    expect(fail(503, 5_000)).toBe(5_000);
+    expect(fail(500, 5_000)).toBeLessThan(5_000);
+    expect(fail(429, 10 * 86_400_000)).toBe(opts.maxRetryAfterMs);
   });
 
   it('keeps the last good set through failures', () => {

@@ -8,7 +8,7 @@ describe('resolveJwksOptions', () => {
     const o = resolveJwksOptions(base);
     expect(o.algorithms).toEqual(['RS256']);
     expect(o.audience).toEqual(['https://api']);
-    expect(o.cache).toEqual({ ttlMs: JWKS_DEFAULTS.ttlMs, cooldownMs: JWKS_DEFAULTS.cooldownMs, maxStaleMs: JWKS_DEFAULTS.maxStaleMs, refreshAheadMs: JWKS_DEFAULTS.refreshAheadMs });
+    expect(o.cache).toEqual({ ttlMs: JWKS_DEFAULTS.ttlMs, cooldownMs: JWKS_DEFAULTS.cooldownMs, maxStaleMs: JWKS_DEFAULTS.maxStaleMs, refreshAheadMs: JWKS_DEFAULTS.refreshAheadMs, minTtlMs: JWKS_DEFAULTS.minTtlMs, maxTtlMs: JWKS_DEFAULTS.maxTtlMs, snapshotPath: null });
     expect(o.globalGuard).toBe(false);
   });
 
@@ -40,6 +40,9 @@ describe('resolveJwksOptions', () => {
     [{ cache: { cooldownMs: Number.NaN } }, /cache.cooldownMs/],
     [{ cache: 'x' }, /cache must be an object/],
     [{ clockToleranceSec: -5 }, /clockToleranceSec/],
+    [{ cache: { minTtlMs: 10_000, maxTtlMs: 5_000 } }, /minTtlMs must not exceed/],
+    [{ cache: { snapshotPath: 42 } }, /snapshotPath/],
+    [{ fetch: { timeoutMs: 0 } }, /fetch.timeoutMs/],
     [{ globalGuard: 'yes' }, /globalGuard must be a boolean/],
   ])('refuses %j', (override, message) => {
     const attempt = () => resolveJwksOptions({ ...base, ...override } as never);
