@@ -66,6 +66,8 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
   private timer: TimerHandle | null = null;
   private scheduledAt: number | null = null;
   private closed = false;
+  /** Snapshot writes run one after another, so an older set never lands over a newer one. */
+  private snapshotWrite: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(JWKS_RESOLVED_OPTIONS) private readonly options: ResolvedJwksOptions,
@@ -93,9 +95,11 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
     }
   }
 
-  onApplicationShutdown(): void {
+  /** Clears the timer and waits for a pending snapshot write, so a graceful stop keeps the last set. */
+  async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     this.cancelTimer();
+    await this.snapshotWrite;
   }
 
   /**
@@ -260,9 +264,12 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
     const path = this.options.cache.snapshotPath;
     const { jwks, fetchedAt, etag, freshUntil } = this.state;
     if (path === null || jwks === null || fetchedAt === null) return;
-    writeSnapshot(path, { version: 1, jwksUri: this.options.jwksUri, jwks, fetchedAt, etag, freshUntil }).catch((err: unknown) => {
-      this.logger.warn(`JWKS snapshot: could not be written (${(err as { code?: string })?.code ?? 'error'})`);
-    });
+    const snapshot = { version: 1 as const, jwksUri: this.options.jwksUri, jwks, fetchedAt, etag, freshUntil };
+    this.snapshotWrite = this.snapshotWrite
+      .then(() => writeSnapshot(path, snapshot))
+      .catch((err: unknown) => {
+        this.logger.warn(`JWKS snapshot: could not be written (${(err as { code?: string })?.code ?? 'error'})`);
+      });
   }
 
   /** (Re)arm the single background timer from the current state. */

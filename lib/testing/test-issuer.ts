@@ -77,6 +77,8 @@ export class TestIssuer {
   requestCount = 0;
   /** Number of 304 answers sent. */
   notModifiedCount = 0;
+  /** Body bytes written by streamed (hostile) responses: shows how much a client read before giving up. */
+  streamedBytes = 0;
   private readonly keys = new Map<string, TestKey>();
   private currentKid = '';
   private fault: TestIssuerFault | null = null;
@@ -222,7 +224,10 @@ export class TestIssuer {
     res.writeHead(fault.status ?? 200, { 'content-type': 'application/json', ...fault.headers });
     res.write('{"keys":[');
     if (fault.trickle) {
-      const timer = setInterval(() => res.write(' '), fault.trickleMs ?? 100);
+      const timer = setInterval(() => {
+        this.streamedBytes++;
+        res.write(' ');
+      }, fault.trickleMs ?? 100);
       res.on('close', () => clearInterval(timer));
       return;
     }
@@ -232,6 +237,7 @@ export class TestIssuer {
       while (left > 0 && !res.destroyed) {
         const n = Math.min(chunk.length, left);
         left -= n;
+        this.streamedBytes += n;
         if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
           res.once('drain', pump);
           return;

@@ -141,7 +141,7 @@ describe('JwksCacheService on a fake clock and fake fetcher', () => {
   it('clears its timer at shutdown', async () => {
     const { svc, clock } = await started();
     expect(clock.pending().length).toBe(1);
-    svc.onApplicationShutdown();
+    await svc.onApplicationShutdown();
     expect(clock.pending().length).toBe(0);
   });
 });
