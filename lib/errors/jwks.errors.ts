@@ -89,3 +89,11 @@ export class AudienceMismatchError extends JwtVerificationError {
 export class ClaimInvalidError extends JwtVerificationError {
   readonly code = 'ERR_JWT_CLAIM_INVALID';
 }
+/** The header `typ` is not the one required by the `typ` option (e.g. `at+jwt`, RFC 9068). */
+export class TokenTypeError extends JwtVerificationError {
+  readonly code = 'ERR_JWT_TYP';
+}
+/** The token is older than `maxTokenAgeSec` (by `iat`). */
+export class TokenTooOldError extends JwtVerificationError {
+  readonly code = 'ERR_JWT_TOO_OLD';
+}

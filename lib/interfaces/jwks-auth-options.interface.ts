@@ -42,6 +42,12 @@ export interface JwksAuthModuleOptions {
   algorithms?: string[];
   /** Allowed clock skew for `exp`, `nbf` and `iat`, in seconds. Default 0. */
   clockToleranceSec?: number;
+  /** Refuse tokens issued (`iat`) longer ago than this, in seconds; makes `iat` required. Default: no limit. */
+  maxTokenAgeSec?: number;
+  /** Claims every token must carry, e.g. `['sub', 'scope']`. Default none. */
+  requiredClaims?: string[];
+  /** Required header `typ`, e.g. `'at+jwt'` for RFC 9068 access tokens. Default: not checked. */
+  typ?: string;
   cache?: JwksCacheOptions;
   fetch?: JwksFetchOptions;
   /** Register `JwksAuthGuard` globally (`APP_GUARD`); routes opt out with `@Public()`. Default false. */
@@ -57,6 +63,9 @@ export interface ResolvedJwksOptions {
   readonly audience: readonly string[];
   readonly algorithms: readonly string[];
   readonly clockToleranceSec: number;
+  readonly maxTokenAgeSec: number | null;
+  readonly requiredClaims: readonly string[];
+  readonly typ: string | null;
   readonly cache: Readonly<Required<Omit<JwksCacheOptions, 'snapshotPath'>>> & { readonly snapshotPath: string | null };
   readonly fetch: Readonly<Required<JwksFetchOptions>>;
   readonly globalGuard: boolean;

@@ -70,6 +70,12 @@ export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOp
     }
   }
 
+  const maxTokenAgeSec = input.maxTokenAgeSec === undefined ? null : positiveNumber(problems, 'maxTokenAgeSec', input.maxTokenAgeSec, 0);
+  const requiredClaims = input.requiredClaims ?? [];
+  if (!Array.isArray(requiredClaims) || requiredClaims.some((c) => typeof c !== 'string' || c === '')) {
+    problems.push('requiredClaims must be an array of claim names');
+  }
+  if (input.typ !== undefined && (typeof input.typ !== 'string' || input.typ === '')) problems.push('typ must be a non-empty string such as "at+jwt"');
   const clockToleranceSec = positiveNumber(problems, 'clockToleranceSec', input.clockToleranceSec, JWKS_DEFAULTS.clockToleranceSec, true);
   if (input.cache !== undefined && !isPlainObject(input.cache)) problems.push('cache must be an object');
   if (input.fetch !== undefined && !isPlainObject(input.fetch)) problems.push('fetch must be an object');
@@ -105,6 +111,9 @@ export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOp
     audience: Object.freeze([...(audience as string[])]),
     algorithms: Object.freeze([...algorithms]),
     clockToleranceSec,
+    maxTokenAgeSec,
+    requiredClaims: Object.freeze([...requiredClaims]),
+    typ: input.typ ?? null,
     cache: Object.freeze(cache),
     fetch: Object.freeze(fetch),
     globalGuard: input.globalGuard ?? false,

@@ -2,6 +2,7 @@ import {
   AudienceMismatchError,
   ClaimInvalidError,
   IssuerMismatchError,
+  TokenTooOldError,
   TokenExpiredError,
   TokenNotYetValidError,
 } from '../errors/jwks.errors';
@@ -21,6 +22,10 @@ export interface ClaimsPolicy {
   issuer: string;
   audience: readonly string[];
   clockToleranceSec: number;
+  /** Refuse tokens whose `iat` is older than this; null for no limit. */
+  maxTokenAgeSec: number | null;
+  /** Claims that must be present. */
+  requiredClaims: readonly string[];
 }
 
 function numericDate(payload: Record<string, unknown>, name: string, required: boolean): number | undefined {
@@ -45,14 +50,22 @@ export function validateClaims(payload: Record<string, unknown>, policy: ClaimsP
   const nbf = numericDate(payload, 'nbf', false);
   if (nbf !== undefined && now + tol < nbf) throw new TokenNotYetValidError('token not valid yet (nbf)');
   // `iat` must be a number when present, but a slightly future `iat` is IdP clock skew, not an
-  // attack: like jose and jsonwebtoken we do not refuse it (token age limits are `nbf`/`exp`'s job).
-  numericDate(payload, 'iat', false);
+  // attack: like jose and jsonwebtoken we do not refuse it unless a maximum age is configured.
+  const iat = numericDate(payload, 'iat', policy.maxTokenAgeSec !== null);
+  if (policy.maxTokenAgeSec !== null && iat !== undefined) {
+    const age = now - iat;
+    if (age - tol > policy.maxTokenAgeSec) throw new TokenTooOldError('token older than maxTokenAgeSec');
+    if (age + tol < 0) throw new TokenNotYetValidError('token issued in the future (iat)');
+  }
 
   if (payload.iss !== policy.issuer) throw new IssuerMismatchError('token issuer does not match');
   const aud = payload.aud;
   const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
   if (!audiences.some((a) => typeof a === 'string' && policy.audience.includes(a))) {
     throw new AudienceMismatchError('token audience does not match');
+  }
+  for (const claim of policy.requiredClaims) {
+    if (payload[claim] === undefined || payload[claim] === null) throw new ClaimInvalidError('a required claim is missing');
   }
   return payload as JwtClaims;
 }

@@ -1,6 +1,8 @@
 import { createPublicKey, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
 import { JwksFetchError } from '../errors/jwks.errors';
 import { ALGORITHM_SPECS, verifyInput } from './algorithms';
+import { SAFE_KID } from './kid';
+import { isAcceptableRsaKey } from './rsa-key.checks';
 
 /** One usable public key from the set, parsed once, never per request. */
 export interface VerificationKey {
@@ -58,8 +60,6 @@ export class KeyIndex {
 }
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-const SAFE_KID = /^[\x21-\x7e]{1,256}$/;
-const MIN_RSA_BITS = 2048;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -92,11 +92,7 @@ function parseKey(jwk: unknown, algorithms: readonly string[]): VerificationKey 
   } catch {
     return 'invalid-key-material';
   }
-  const details = keyObject.asymmetricKeyDetails ?? {};
-  if (kty === 'RSA') {
-    const e = details.publicExponent ?? 0n;
-    if ((details.modulusLength ?? 0) < MIN_RSA_BITS || e < 3n || e % 2n === 0n) return 'weak-rsa-key';
-  }
+  if (kty === 'RSA' && !isAcceptableRsaKey(keyObject, jwk.n as string)) return 'weak-rsa-key';
 
   const verifiers = new Map<string, VerifyKeyObjectInput>();
   for (const alg of algorithms) {
