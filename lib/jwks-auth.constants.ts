@@ -42,6 +42,12 @@ export const JWKS_DEFAULTS = {
   maxTokenBytes: 8 * 1024,
   /** RS256 is what every IdP signs access tokens with by default. */
   algorithms: ['RS256'] as readonly string[],
+  /**
+   * Verified-token cache (when enabled): 10,000 entries of about 1 KiB each bound it to ~10 MiB;
+   * 5 min keeps a client's repeated token hot while it is being reused.
+   */
+  verifiedTokenCacheMaxEntries: 10_000,
+  verifiedTokenCacheTtlMs: 5 * 60_000,
   /** Clock skew allowed on exp/nbf/iat, in seconds; 0 unless the user says otherwise, as jose does. */
   clockToleranceSec: 0,
 } as const;

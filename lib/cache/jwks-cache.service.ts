@@ -130,6 +130,22 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
     throw new KeyNotFoundError('no key in the set matches the token');
   }
 
+  /**
+   * @internal The synchronous fast path of `resolveKeys`: the candidates when the held set can
+   * answer without any I/O (usable, not invalidated, kid known), else undefined.
+   */
+  peekKeys(kid: string | undefined, alg: string): readonly VerificationKey[] | undefined {
+    const s = this.state;
+    if (s.mustRevalidate || s.jwks === null || this.clock.now() >= s.freshUntil + this.policy.maxStaleMs) return undefined;
+    return this.index.candidates(kid, alg);
+  }
+
+  /** @internal Whether a key may still verify: part of the current, usable, not invalidated set. */
+  isKeyCurrent(key: VerificationKey): boolean {
+    const s = this.state;
+    return !s.mustRevalidate && this.clock.now() < s.freshUntil + this.policy.maxStaleMs && this.index.contains(key);
+  }
+
   /** Fetch now, bypassing the unknown-kid cooldown, sharing any fetch already in flight. */
   async refresh(): Promise<JwksCacheState> {
     await (this.inFlight ?? this.runFetch('manual'));
@@ -217,12 +233,15 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
         this.saveSnapshot();
         return;
       }
-      const index = parseJwkSet(result.jwks, this.options.algorithms, maxKeys);
-      if (index.rejected.length > 0) {
-        this.logger.warn(`JWKS: ${index.rejected.length} key(s) skipped (${[...new Set(index.rejected)].join(', ')})`);
+      // An unchanged set keeps its parsed keys (and every verified token they back).
+      if (result.jwks !== this.state.jwks) {
+        const index = parseJwkSet(result.jwks, this.options.algorithms, maxKeys);
+        if (index.rejected.length > 0) {
+          this.logger.warn(`JWKS: ${index.rejected.length} key(s) skipped (${[...new Set(index.rejected)].join(', ')})`);
+        }
+        // Replace the whole set at once: a key absent from a good new set stops verifying now.
+        this.index = index;
       }
-      // Replace the whole set at once: a key absent from a good new set stops verifying now.
-      this.index = index;
       this.state = onFetchSuccess(this.state, now, this.policy, result);
       this.saveSnapshot();
     } catch (err) {

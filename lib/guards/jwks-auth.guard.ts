@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { AuthGuard, AuthModuleOptions } from '@nestjs/passport';
 import { IS_PUBLIC_KEY, JWKS_STRATEGY_NAME } from '../jwks-auth.constants';
 import { JwtVerificationError, TokenMalformedError, TokenMissingError } from '../errors/jwks.errors';
-import { JwtVerifier } from '../verify/jwt.verifier';
+import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier';
 
 const CHALLENGE = 'Bearer error="invalid_token"';
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
@@ -33,16 +33,29 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
     super(options);
   }
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
+  /**
+   * Synchronous when the key is in memory (the common case), a promise only when the key set must
+   * be fetched first: Nest accepts either.
+   */
+  override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.shouldSkip(context)) return true;
     const request: HttpRequestLike = this.getRequest(context);
-    let user: unknown = false;
-    let error: unknown = null;
+    let result: VerifiedToken | Promise<VerifiedToken>;
     try {
-      user = await this.verifier.verify(this.extractToken(request));
+      result = this.verifier.verifyOrDefer(this.extractToken(request));
     } catch (err) {
-      error = err;
+      return this.conclude(context, request, err, false);
     }
+    if (result instanceof Promise) {
+      return result.then(
+        (verified) => this.conclude(context, request, null, verified.claims),
+        (err: unknown) => this.conclude(context, request, err, false),
+      );
+    }
+    return this.conclude(context, request, null, result.claims);
+  }
+
+  private conclude(context: ExecutionContext, request: HttpRequestLike, error: unknown, user: unknown): true {
     try {
       request.user = this.handleRequest(error, user, error, context);
       return true;

@@ -50,6 +50,11 @@ export interface JwksAuthModuleOptions {
   typ?: string;
   cache?: JwksCacheOptions;
   fetch?: JwksFetchOptions;
+  /**
+   * Remember recently verified tokens (keyed by a SHA-256 of the whole token) so a repeated token
+   * skips the signature check. Off by default; `true` for the defaults. Cached claims are frozen.
+   */
+  verifiedTokenCache?: boolean | { maxEntries?: number; ttlMs?: number };
   /** Register `JwksAuthGuard` globally (`APP_GUARD`); routes opt out with `@Public()`. Default false. */
   globalGuard?: boolean;
   /** Fail application startup when the first fetch fails, instead of retrying in the background. Default false. */
@@ -68,6 +73,7 @@ export interface ResolvedJwksOptions {
   readonly typ: string | null;
   readonly cache: Readonly<Required<Omit<JwksCacheOptions, 'snapshotPath'>>> & { readonly snapshotPath: string | null };
   readonly fetch: Readonly<Required<JwksFetchOptions>>;
+  readonly verifiedTokenCache: { readonly maxEntries: number; readonly ttlMs: number } | null;
   readonly globalGuard: boolean;
   readonly failOnWarmupError: boolean;
   readonly maxTokenBytes: number;

@@ -100,6 +100,17 @@ export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOp
     maxResponseBytes: positiveNumber(problems, 'fetch.maxResponseBytes', f.maxResponseBytes, JWKS_DEFAULTS.maxResponseBytes),
     maxKeys: positiveNumber(problems, 'fetch.maxKeys', f.maxKeys, JWKS_DEFAULTS.maxKeys),
   };
+  let verifiedTokenCache: { maxEntries: number; ttlMs: number } | null = null;
+  const vtc = input.verifiedTokenCache;
+  if (vtc === true || isPlainObject(vtc)) {
+    const o = isPlainObject(vtc) ? vtc : {};
+    verifiedTokenCache = {
+      maxEntries: positiveNumber(problems, 'verifiedTokenCache.maxEntries', o.maxEntries, JWKS_DEFAULTS.verifiedTokenCacheMaxEntries),
+      ttlMs: positiveNumber(problems, 'verifiedTokenCache.ttlMs', o.ttlMs, JWKS_DEFAULTS.verifiedTokenCacheTtlMs),
+    };
+  } else if (vtc !== undefined && vtc !== false) {
+    problems.push('verifiedTokenCache must be a boolean or { maxEntries, ttlMs }');
+  }
   for (const flag of ['globalGuard', 'failOnWarmupError'] as const) {
     if (input[flag] !== undefined && typeof input[flag] !== 'boolean') problems.push(`${flag} must be a boolean`);
   }
@@ -116,6 +127,7 @@ export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOp
     typ: input.typ ?? null,
     cache: Object.freeze(cache),
     fetch: Object.freeze(fetch),
+    verifiedTokenCache: verifiedTokenCache && Object.freeze(verifiedTokenCache),
     globalGuard: input.globalGuard ?? false,
     failOnWarmupError: input.failOnWarmupError ?? false,
     maxTokenBytes: JWKS_DEFAULTS.maxTokenBytes,

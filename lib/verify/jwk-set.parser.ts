@@ -22,11 +22,13 @@ export type RejectedKeyReason =
 export class KeyIndex {
   static readonly EMPTY = new KeyIndex([], []);
   private readonly byKid = new Map<string, VerificationKey[]>();
+  private readonly members: ReadonlySet<VerificationKey>;
 
   constructor(
     readonly keys: readonly VerificationKey[],
     readonly rejected: readonly RejectedKeyReason[],
   ) {
+    this.members = new Set(keys);
     for (const key of keys) {
       if (key.kid === undefined) continue;
       const list = this.byKid.get(key.kid);
@@ -52,6 +54,11 @@ export class KeyIndex {
     if (kid !== undefined) return this.byKid.get(kid);
     const fitting = this.keys.filter((k) => k.verifiers.has(alg));
     return fitting.length === 1 ? fitting : undefined;
+  }
+
+  /** Whether this very key (not just its kid) is part of the set. */
+  contains(key: VerificationKey): boolean {
+    return this.members.has(key);
   }
 
   has(kid: string | undefined): boolean {

@@ -4,11 +4,23 @@ import type { Clock } from '../cache/clock';
 import { validateClaims, type ClaimsPolicy, type JwtClaims } from './claims.validator';
 import type { VerificationKey } from './jwk-set.parser';
 import { verifySignature } from './signature.verifier';
-import { decodeClaims, parseJws } from './token.parser';
+import { decodeClaims, parseJws, type ParsedJws } from './token.parser';
+import { VerifiedTokenCache } from './verified-token.cache';
 
 /** Where the verifier gets candidate keys: the cache service, which may refetch on a miss. */
 export interface KeyResolver {
+  /** Candidates without any I/O when the held set can answer, else undefined. */
+  peekKeys(kid: string | undefined, alg: string): readonly VerificationKey[] | undefined;
+  /** Candidates, refetching the set on an unknown kid when the policy allows. */
   resolveKeys(kid: string | undefined, alg: string): Promise<readonly VerificationKey[]>;
+  /** Whether a key is still part of the current, usable set. */
+  isKeyCurrent(key: VerificationKey): boolean;
+}
+
+/** A verified token: its claims and the key that verified it. */
+export interface VerifiedToken {
+  claims: JwtClaims;
+  key: VerificationKey;
 }
 
 /** `typ` compares case-insensitively and without an `application/` prefix (RFC 7515 §4.1.9). */
@@ -23,12 +35,16 @@ function normalizeTyp(typ: string): string {
  *
  * Claims are checked before the key lookup (RFC 8725 allows any order, the outcome is the same
  * refusal): an expired, foreign or malformed token never costs a fetch or a signature check.
+ * When the key is in memory, verification completes synchronously (`verifyOrDefer`): no promise,
+ * no microtask on the request path.
  */
 export class JwtVerifier {
   private readonly allowed: ReadonlySet<string>;
   private readonly claimsPolicy: ClaimsPolicy;
   private readonly typ: string | null;
   private readonly refusals = new Map<string, number>();
+  private readonly tokenCache: VerifiedTokenCache | null;
+  private readonly isKeyCurrent: (key: VerificationKey) => boolean;
 
   constructor(
     private readonly options: ResolvedJwksOptions,
@@ -44,6 +60,9 @@ export class JwtVerifier {
       maxTokenAgeSec: options.maxTokenAgeSec,
       requiredClaims: options.requiredClaims,
     };
+    const cacheOptions = options.verifiedTokenCache;
+    this.tokenCache = cacheOptions === null ? null : new VerifiedTokenCache(cacheOptions.maxEntries, cacheOptions.ttlMs);
+    this.isKeyCurrent = (key) => keys.isKeyCurrent(key);
   }
 
   /**
@@ -51,28 +70,69 @@ export class JwtVerifier {
    * @throws JwtVerificationError subclasses, each with a stable `code`
    */
   async verify(token: string): Promise<JwtClaims> {
-    return (await this.verifyWithKey(token)).claims;
+    return (await this.verifyOrDefer(token)).claims;
   }
 
   /** As `verify`, also returning the key that verified the signature. */
-  async verifyWithKey(token: string): Promise<{ claims: JwtClaims; key: VerificationKey }> {
+  async verifyWithKey(token: string): Promise<VerifiedToken> {
+    return this.verifyOrDefer(token);
+  }
+
+  /**
+   * The hot path: returns the result synchronously when no I/O is needed, or a promise when the
+   * key set must be fetched first. Throws (synchronously) or rejects with a JwtVerificationError.
+   */
+  verifyOrDefer(token: string): VerifiedToken | Promise<VerifiedToken> {
     try {
+      const now = this.clock.now();
+      if (this.tokenCache !== null) {
+        const hit = this.tokenCache.get(token, now, this.isKeyCurrent);
+        // A cached token is re-checked against the clock: `exp` bounds the entry, `nbf` had passed.
+        if (hit !== undefined) return hit;
+      }
       const jws = parseJws(token, this.options.maxTokenBytes, this.allowed);
       if (this.typ !== null && (typeof jws.header.typ !== 'string' || normalizeTyp(jws.header.typ) !== this.typ)) {
         throw new TokenTypeError('token typ is not the required type');
       }
-      const claims = validateClaims(decodeClaims(jws), this.claimsPolicy, this.clock.now());
-      const key = verifySignature(jws, await this.keys.resolveKeys(jws.kid, jws.alg));
-      return { claims, key };
+      const claims = validateClaims(decodeClaims(jws), this.claimsPolicy, now);
+      const held = this.keys.peekKeys(jws.kid, jws.alg);
+      if (held !== undefined) return this.finish(token, jws, claims, held, now);
+      return this.keys
+        .resolveKeys(jws.kid, jws.alg)
+        .then((keys) => this.finish(token, jws, claims, keys, this.clock.now()))
+        .catch((err: unknown) => {
+          this.count(err);
+          throw err;
+        });
     } catch (err) {
-      const code = err instanceof JwksAuthError ? err.code : 'ERR_UNEXPECTED';
-      this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
+      this.count(err);
       throw err;
     }
+  }
+
+  /** Hits and misses of the verified-token cache (zeros when it is off). */
+  verifiedTokenCacheStats(): { hits: number; misses: number; size: number } {
+    const c = this.tokenCache;
+    return { hits: c?.hits ?? 0, misses: c?.misses ?? 0, size: c?.size ?? 0 };
   }
 
   /** How many tokens were refused, by error code, since startup (for logs and metrics). */
   refusalCounts(): Record<string, number> {
     return Object.fromEntries(this.refusals);
+  }
+
+  private finish(token: string, jws: ParsedJws, claims: JwtClaims, candidates: readonly VerificationKey[], now: number): VerifiedToken {
+    const key = verifySignature(jws, candidates);
+    if (this.tokenCache !== null) {
+      const maxAge = this.claimsPolicy.maxTokenAgeSec;
+      const validUntil = Math.min(claims.exp * 1000, maxAge === null ? Infinity : ((claims.iat as number) + maxAge) * 1000);
+      this.tokenCache.set(token, claims, key, now, validUntil);
+    }
+    return { claims, key };
+  }
+
+  private count(err: unknown): void {
+    const code = err instanceof JwksAuthError ? err.code : 'ERR_UNEXPECTED';
+    this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
   }
 }
