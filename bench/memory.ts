@@ -1,0 +1,61 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { JwksCacheService, JwtVerifier } from '../lib';
+import { parseJwkSet, type KeyIndex } from '../lib/verify/jwk-set.parser';
+import { VerifiedTokenCache } from '../lib/verify/verified-token.cache';
+import type { TestIssuer } from '../lib/testing';
+
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+const heap = (): number => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+
+export interface MemoryFigures {
+  bytesPerCachedKey: number;
+  bytesPerVerifiedTokenEntry: number;
+  heapGrowthAfterMillionUnknownKidsBytes: number;
+}
+
+export async function measureMemory(issuer: TestIssuer, verifier: JwtVerifier, cache: JwksCacheService): Promise<MemoryFigures> {
+  if (!(globalThis as { gc?: unknown }).gc) throw new Error('run the bench with node --expose-gc');
+
+  // Parsed keys: 20 sets of 100 RSA-2048 keys (10 real key pairs, each under 10 kids; each parse makes its own KeyObjects).
+  const pairs = Array.from({ length: 10 }, () => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }));
+  const text = JSON.stringify({ keys: Array.from({ length: 100 }, (_, i) => ({ ...pairs[i % 10], kid: `k-${i}`, alg: 'RS256', use: 'sig' })) });
+  const held: KeyIndex[] = [];
+  let before = heap();
+  for (let i = 0; i < 20; i++) held.push(parseJwkSet(text, ['RS256'], 100));
+  const bytesPerCachedKey = (heap() - before) / 2000;
+  held.length = 0;
+
+  // Verified-token entries with realistic access-token claims.
+  const tokenCache = new VerifiedTokenCache(50_000, 3_600_000);
+  const key = parseJwkSet(text, ['RS256'], 100).keys[0];
+  const claimsJson = JSON.stringify({ iss: issuer.issuer, aud: issuer.audience, sub: 'auth0|64b7f0c1a2b3c4d5e6f70819', scope: 'read:profile write:profile', azp: 'abcdefghijklmnopqrstuvwxyz012345', iat: 1795000000, exp: 4102444800, permissions: ['read:profile', 'write:profile'] });
+  const now = Date.now();
+  before = heap();
+  for (let i = 0; i < 20_000; i++) tokenCache.set(`token-${i}-${randomUUID()}`, JSON.parse(claimsJson), key, now, now + 3_600_000);
+  const bytesPerVerifiedTokenEntry = (heap() - before) / 20_000;
+  tokenCache.clear();
+
+  // A million distinct unknown kids through the real verifier.
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const payload = b64({ iss: issuer.issuer, aud: issuer.audience, exp: Math.floor(Date.now() / 1000) + 3600 });
+  const sig = Buffer.alloc(256, 3).toString('base64url');
+  const run = async (from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      try {
+        await verifier.verifyOrDefer(`${b64({ alg: 'RS256', kid: `unknown-${i}` })}.${payload}.${sig}`);
+      } catch {
+        // refused, as expected
+      }
+    }
+  };
+  await run(0, 20_000);
+  before = heap();
+  await run(20_000, 1_020_000);
+  const heapGrowthAfterMillionUnknownKidsBytes = heap() - before;
+  void cache;
+  return { bytesPerCachedKey, bytesPerVerifiedTokenEntry, heapGrowthAfterMillionUnknownKidsBytes };
+}

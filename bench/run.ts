@@ -1,0 +1,171 @@
+import 'reflect-metadata';
+import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { JwksCacheService, JwtVerifier } from '../lib';
+import { TestIssuer } from '../lib/testing';
+import { buildContenders } from './contenders';
+import { measure, type Measurement } from './measure';
+import { measureMemory } from './memory';
+
+/**
+ * `npm run bench`: every contender in one process on the same keys and tokens, then the HTTP
+ * benchmark (each server in its own process, autocannon in this one), then memory. Prints the
+ * tables and writes bench/RESULTS.md. BENCH_SECONDS sets the measured time per contender (default 2).
+ */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 5);
+const POOL = 500;
+
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+function table(title: string, rows: Measurement[], baseline: string): string {
+  const base = rows.find((r) => r.name === baseline)?.opsPerSec ?? NaN;
+  const lines = [
+    `### ${title}`,
+    '',
+    '| contender | ops/s | p50 µs | p99 µs | × raw crypto.verify |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.opsPerSec)} | ${fmt(r.p50us, 1)} | ${fmt(r.p99us, 1)} | ${fmt(r.opsPerSec / base, 2)} |`),
+    '',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function inProcess(): Promise<{ markdown: string; results: Record<string, Measurement[]> }> {
+  const results: Record<string, Measurement[]> = {};
+  let markdown = '';
+  for (const alg of ['RS256', 'ES256'] as const) {
+    const issuer = await TestIssuer.start({ alg });
+    const unique = Array.from({ length: POOL }, (_, i) => issuer.sign({ sub: `user-${i}`, scope: 'read:profile write:profile' }, { expiresInSec: 3600 }));
+    const repeated = [unique[0]];
+    const set = await buildContenders(issuer, alg);
+    const uniqueNames = Object.keys(set.contenders).filter((n) => !n.includes('cache'));
+    const repeatedNames = ['raw crypto.verify (KeyObject)', 'ours: JwtVerifier', 'ours: JwtVerifier, verified-token cache', 'fast-jwt + get-jwks', 'fast-jwt + get-jwks, token cache'];
+    for (const [scenario, names, tokens] of [
+      ['unique tokens', uniqueNames, unique],
+      ['one repeated token', repeatedNames, repeated],
+    ] as const) {
+      const rows: Measurement[] = [];
+      for (const name of names) {
+        const m = await measure(name, set.contenders[name], tokens, SECONDS);
+        rows.push(m);
+        console.log(`${alg} ${scenario}: ${name}: ${fmt(m.opsPerSec)} ops/s`);
+      }
+      results[`${alg} ${scenario}`] = rows;
+      markdown += table(`${alg}, ${scenario} (in process)`, rows, 'raw crypto.verify (KeyObject)');
+    }
+    await set.close();
+    await issuer.close();
+  }
+  return { markdown, results };
+}
+
+async function http(): Promise<{ markdown: string; rows: Array<{ mode: string; rps: number; p50: number; p99: number; non2xx: number }> }> {
+  const issuer = await TestIssuer.start();
+  const tokens = Array.from({ length: POOL }, (_, i) => issuer.sign({ sub: `user-${i}` }, { expiresInSec: 3600 }));
+  const rows: Array<{ mode: string; rps: number; p50: number; p99: number; non2xx: number }> = [];
+  for (const mode of ['none', 'limit', 'ours', 'usual']) {
+    const child = fork(join(__dirname, 'http-server.js'), [mode], {
+      env: { ...process.env, ISSUER: issuer.issuer, JWKS_URI: issuer.jwksUri, AUDIENCE: issuer.audience },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('message', (m: { port: number }) => resolve(m.port));
+      child.once('exit', (code) => reject(new Error(`server ${mode} exited with ${code}`)));
+    });
+    let i = 0;
+    const opts = {
+      url: `http://127.0.0.1:${port}`,
+      connections: 32,
+      pipelining: 1,
+      requests: [{ method: 'GET' as const, path: '/r', setupRequest: (req: autocannon.Request) => ({ ...req, headers: { authorization: `Bearer ${tokens[i++ % tokens.length]}` } }) }],
+    };
+    await autocannon({ ...opts, duration: 1 }); // warm-up
+    const r = await autocannon({ ...opts, duration: HTTP_SECONDS });
+    child.kill();
+    rows.push({ mode, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx });
+    console.log(`HTTP ${mode}: ${fmt(r.requests.average)} req/s (non-2xx ${r.non2xx})`);
+  }
+  await issuer.close();
+  const names: Record<string, string> = {
+    none: 'unguarded route',
+    limit: 'guard: only crypto.verify + JSON.parse (the limit)',
+    ours: 'ours: JwksAuthGuard',
+    usual: "usual recipe: AuthGuard('jwt'), passport-jwt + jwks-rsa",
+  };
+  const limit = rows.find((r) => r.mode === 'limit')!.rps;
+  const none = rows.find((r) => r.mode === 'none')!.rps;
+  const markdown = [
+    '### HTTP, RS256, unique tokens (Nest 12 + Express, server and autocannon in separate processes, 32 connections)',
+    '',
+    '| server | req/s | p50 ms | p99 ms | non-2xx | × limit guard | × unguarded |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${names[r.mode]} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.non2xx} | ${fmt(r.rps / limit, 2)} | ${fmt(r.rps / none, 2)} |`),
+    '',
+  ].join('\n');
+  return { markdown, rows };
+}
+
+async function main(): Promise<void> {
+  const started = new Date().toISOString();
+  const { markdown: inProc, results } = await inProcess();
+  const { markdown: httpMd, rows } = await http();
+
+  const issuer = await TestIssuer.start();
+  const { NestFactory } = await import('@nestjs/core');
+  const { JwksAuthModule } = await import('../lib');
+  const ctx = await NestFactory.createApplicationContext(JwksAuthModule.forRoot({ issuer: issuer.issuer, jwksUri: issuer.jwksUri, audience: issuer.audience }), { logger: false });
+  await ctx.init();
+  const mem = await measureMemory(issuer, ctx.get(JwtVerifier), ctx.get(JwksCacheService));
+  await ctx.close();
+  await issuer.close();
+
+  const get = (key: string, name: string) => results[key].find((r) => r.name === name)!.opsPerSec;
+  const rs = 'RS256 unique tokens';
+  const ratios = [
+    ['ours / raw crypto.verify, RS256 unique, in process', get(rs, 'ours: JwtVerifier') / get(rs, 'raw crypto.verify (KeyObject)'), '≥ 0.75'],
+    ['ours / raw crypto.verify, ES256 unique, in process', get('ES256 unique tokens', 'ours: JwtVerifier') / get('ES256 unique tokens', 'raw crypto.verify (KeyObject)'), '≥ 0.75'],
+    ['ours / usual recipe, RS256, in process', get(rs, 'ours: JwtVerifier') / get(rs, 'usual recipe: passport-jwt + jwks-rsa'), '≥ 5'],
+    ['ours / usual recipe, RS256, over HTTP', rows.find((r) => r.mode === 'ours')!.rps / rows.find((r) => r.mode === 'usual')!.rps, '≥ 2'],
+    ['ours with verified-token cache / raw, RS256 repeated token', get('RS256 one repeated token', 'ours: JwtVerifier, verified-token cache') / get('RS256 one repeated token', 'raw crypto.verify (KeyObject)'), '≥ 5'],
+    ['ours / limit guard, over HTTP', rows.find((r) => r.mode === 'ours')!.rps / rows.find((r) => r.mode === 'limit')!.rps, '≥ 0.9'],
+  ] as const;
+  const summary = [
+    '### Targets',
+    '',
+    '| ratio | measured | target |',
+    '|---|---:|---|',
+    ...ratios.map(([name, value, target]) => `| ${name} | ${fmt(value, 2)} | ${target} |`),
+    '',
+    '### Memory',
+    '',
+    `| what | measured |`,
+    '|---|---:|',
+    `| JS heap per cached key (RSA-2048, parsed once into a KeyObject; OpenSSL's own copy of the key lives outside the JS heap) | ${fmt(mem.bytesPerCachedKey)} B |`,
+    `| heap per verified-token cache entry (typical access-token claims) | ${fmt(mem.bytesPerVerifiedTokenEntry)} B |`,
+    `| heap growth after 1,000,000 distinct unknown kids | ${fmt(mem.heapGrowthAfterMillionUnknownKidsBytes / 1024)} KiB |`,
+    '',
+  ].join('\n');
+
+  const header = [
+    '# Benchmark results',
+    '',
+    `Measured ${started} on ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ` +
+      `${SECONDS} s per in-process contender after warm-up, ${HTTP_SECONDS} s per HTTP server. ` +
+      'Reproduce with `npm run bench` (BENCH_SECONDS / BENCH_HTTP_SECONDS to change the durations). ' +
+      'Absolute numbers drift between machines and runs; compare the ratios, measured in one run.',
+    '',
+  ].join('\n');
+  const doc = `${header}${summary}\n${inProc}\n${httpMd}`;
+  writeFileSync(join(__dirname, '..', '..', 'bench', 'RESULTS.md'), doc);
+  console.log(`\n${doc}`);
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
