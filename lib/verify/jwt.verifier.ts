@@ -4,7 +4,13 @@ import type { Clock } from '../cache/clock';
 import { validateClaims, type ClaimsPolicy, type JwtClaims } from './claims.validator';
 import type { VerificationKey } from './jwk-set.parser';
 import { verifySignature } from './signature.verifier';
-import { decodeClaims, parseJws, type ParsedJws } from './token.parser';
+import { decodeClaims, parseJws, type ParsedHeader, type ParsedJws } from './token.parser';
+
+/**
+ * Header segments of genuine tokens, parsed once: an IdP signs every token of a key with the
+ * same header bytes. Only headers of tokens that verified go in, so an attacker cannot fill it.
+ */
+const KNOWN_HEADERS_MAX = 32;
 import { VerifiedTokenCache } from './verified-token.cache';
 
 /** Where the verifier gets candidate keys: the cache service, which may refetch on a miss. */
@@ -45,6 +51,7 @@ export class JwtVerifier {
   private readonly refusals = new Map<string, number>();
   private readonly tokenCache: VerifiedTokenCache | null;
   private readonly isKeyCurrent: (key: VerificationKey) => boolean;
+  private readonly knownHeaders = new Map<string, ParsedHeader>();
 
   constructor(
     private readonly options: ResolvedJwksOptions,
@@ -90,7 +97,7 @@ export class JwtVerifier {
         // A cached token is re-checked against the clock: `exp` bounds the entry, `nbf` had passed.
         if (hit !== undefined) return hit;
       }
-      const jws = parseJws(token, this.options.maxTokenBytes, this.allowed);
+      const jws = parseJws(token, this.options.maxTokenBytes, this.allowed, this.knownHeaders);
       if (this.typ !== null && (typeof jws.header.typ !== 'string' || normalizeTyp(jws.header.typ) !== this.typ)) {
         throw new TokenTypeError('token typ is not the required type');
       }
@@ -123,6 +130,10 @@ export class JwtVerifier {
 
   private finish(token: string, jws: ParsedJws, claims: JwtClaims, candidates: readonly VerificationKey[], now: number): VerifiedToken {
     const key = verifySignature(jws, candidates);
+    if (!this.knownHeaders.has(jws.headerSegment)) {
+      if (this.knownHeaders.size >= KNOWN_HEADERS_MAX) this.knownHeaders.delete(this.knownHeaders.keys().next().value as string);
+      this.knownHeaders.set(jws.headerSegment, { alg: jws.alg, kid: jws.kid, header: jws.header });
+    }
     if (this.tokenCache !== null) {
       const maxAge = this.claimsPolicy.maxTokenAgeSec;
       const validUntil = Math.min(claims.exp * 1000, maxAge === null ? Infinity : ((claims.iat as number) + maxAge) * 1000);

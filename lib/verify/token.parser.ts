@@ -1,11 +1,17 @@
 import { AlgorithmNotAllowedError, TokenMalformedError } from '../errors/jwks.errors';
 import { SAFE_KID } from './kid';
 
-/** A compact JWS split and checked, before any key lookup or crypto. */
-export interface ParsedJws {
+/** A JWS header that passed the cheap checks. */
+export interface ParsedHeader {
   readonly alg: string;
   readonly kid: string | undefined;
   readonly header: Readonly<Record<string, unknown>>;
+}
+
+/** A compact JWS split and checked, before any key lookup or crypto. */
+export interface ParsedJws extends ParsedHeader {
+  /** The header segment, still base64url. */
+  readonly headerSegment: string;
   /** The payload segment, still base64url. */
   readonly payloadSegment: string;
   /** `base64url(header) + "." + base64url(payload)`: the bytes the signature covers. */
@@ -62,7 +68,12 @@ function decodeJsonObject(segment: string, what: string): Record<string, unknown
  * keys (`jwk`, `jku`, `x5u`, `x5c`) are never read.
  * @throws TokenMalformedError | AlgorithmNotAllowedError
  */
-export function parseJws(token: string, maxBytes: number, allowed: ReadonlySet<string>): ParsedJws {
+export function parseJws(
+  token: string,
+  maxBytes: number,
+  allowed: ReadonlySet<string>,
+  knownHeaders?: ReadonlyMap<string, ParsedHeader>,
+): ParsedJws {
   if (token.length > maxBytes) throw new TokenMalformedError(`token longer than ${maxBytes} bytes`);
   const first = token.indexOf('.');
   const second = first < 0 ? -1 : token.indexOf('.', first + 1);
@@ -72,10 +83,22 @@ export function parseJws(token: string, maxBytes: number, allowed: ReadonlySet<s
   const h = token.slice(0, first);
   const p = token.slice(first + 1, second);
   const s = token.slice(second + 1);
-  if (h === '' || s === '' || !isCanonicalBase64url(h) || !isCanonicalBase64url(p) || !isCanonicalBase64url(s)) {
+  // A header segment seen in an earlier genuine token was checked then, byte for byte the same.
+  const known = knownHeaders?.get(h);
+  if ((known === undefined && (h === '' || !isCanonicalBase64url(h))) || s === '' || !isCanonicalBase64url(p) || !isCanonicalBase64url(s)) {
     throw new TokenMalformedError('token segment is empty or not canonical base64url');
   }
+  const parsed = known ?? parseHeader(h, allowed);
+  return {
+    ...parsed,
+    headerSegment: h,
+    payloadSegment: p,
+    signingInput: token.slice(0, second),
+    signature: Buffer.from(s, 'base64url'),
+  };
+}
 
+function parseHeader(h: string, allowed: ReadonlySet<string>): ParsedHeader {
   const header = decodeJsonObject(h, 'header');
   const alg = header.alg;
   if (typeof alg !== 'string' || !allowed.has(alg)) {
@@ -88,14 +111,7 @@ export function parseJws(token: string, maxBytes: number, allowed: ReadonlySet<s
   for (const param of REFUSED_HEADER_PARAMS) {
     if (param in header) throw new TokenMalformedError(`token header has "${param}"`);
   }
-  return {
-    alg,
-    kid,
-    header,
-    payloadSegment: p,
-    signingInput: token.slice(0, second),
-    signature: Buffer.from(s, 'base64url'),
-  };
+  return { alg, kid, header };
 }
 
 /**
