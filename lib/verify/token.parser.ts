@@ -90,7 +90,9 @@ export function parseJws(
   }
   const parsed = known ?? parseHeader(h, allowed);
   return {
-    ...parsed,
+    alg: parsed.alg,
+    kid: parsed.kid,
+    header: parsed.header,
     headerSegment: h,
     payloadSegment: p,
     signingInput: token.slice(0, second),
