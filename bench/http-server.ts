@@ -75,6 +75,8 @@ async function main(): Promise<void> {
   const app = await NestFactory.create(BenchModule, { logger: false });
   await app.listen(0, '127.0.0.1');
   process.send?.({ port: (app.getHttpServer().address() as { port: number }).port });
+  // A clean exit on request, so `--cpu-prof` can write its profile.
+  process.on('message', (m) => m === 'exit' && process.exit(0));
 }
 
 void main();

@@ -16,7 +16,7 @@ import { measureMemory } from './memory';
  * tables and writes bench/RESULTS.md. BENCH_SECONDS sets the measured time per contender (default 2).
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
-const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 5);
+const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 8);
 const POOL = 500;
 
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
