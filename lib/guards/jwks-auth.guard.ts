@@ -4,6 +4,7 @@ import { AuthGuard, AuthModuleOptions } from '@nestjs/passport';
 import { IS_PUBLIC_KEY, JWKS_STRATEGY_NAME } from '../jwks-auth.constants';
 import { JwtVerificationError, TokenMalformedError, TokenMissingError } from '../errors/jwks.errors';
 import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier';
+import { RefusalLog } from './refusal.log';
 
 const CHALLENGE = 'Bearer error="invalid_token"';
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
@@ -24,6 +25,7 @@ interface HttpRequestLike {
 @Injectable()
 export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
   protected readonly logger = new Logger('JwksAuthGuard');
+  private readonly refusalLog = new RefusalLog(this.logger);
 
   constructor(
     protected readonly reflector: Reflector,
@@ -69,10 +71,10 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
   override handleRequest<TUser = unknown>(err: unknown, user: unknown, _info?: unknown, _context?: ExecutionContext): TUser {
     if (err || !user) {
       if (err instanceof JwtVerificationError) {
-        this.logger.debug(`token refused: ${err.code}`);
+        this.refusalLog.refused(err.code);
       } else if (err) {
         // Not a verification outcome: a bug or an infrastructure fault. Log it, still answer 401.
-        this.logger.error(`token verification failed unexpectedly: ${(err as Error)?.name ?? 'error'}`);
+        this.refusalLog.refused((err as Error)?.name ?? 'error', true);
       }
       throw new UnauthorizedException();
     }
