@@ -7,7 +7,7 @@ export type {
   JwksFetchOptions,
   ResolvedJwksOptions,
 } from './interfaces/jwks-auth-options.interface';
-export { JwksCacheService, type JwksCacheState } from './cache/jwks-cache.service';
+export { JwksCacheService, type JwksCacheState } from './services/jwks-cache.service';
 export type { Clock } from './cache/clock';
 export type { KeySetState, KeySetError } from './cache/key-set.state';
 export type { JwksFetcher, JwksFetchRequest, JwksFetchResult } from './fetch/jwks.fetcher';

@@ -10,7 +10,7 @@ import {
 import type { JwksAuthModuleOptions, ResolvedJwksOptions } from './interfaces/jwks-auth-options.interface';
 import { resolveJwksOptions } from './options/options.validator';
 import { systemClock, type Clock } from './cache/clock';
-import { JwksCacheService } from './cache/jwks-cache.service';
+import { JwksCacheService } from './services/jwks-cache.service';
 import { httpJwksFetcher } from './fetch/jwks.fetcher';
 import { JwtVerifier } from './verify/jwt.verifier';
 import { JwksStrategy } from './passport/jwks.strategy';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { HealthIndicatorResult } from '@nestjs/terminus';
-import { JwksCacheService } from '../cache/jwks-cache.service';
+import { JwksCacheService } from '../services/jwks-cache.service';
 import { JwksMissingDependencyError } from '../errors/jwks.errors';
 
 type TerminusModule = typeof import('@nestjs/terminus');

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { JwksCacheService } from '../../lib/cache/jwks-cache.service';
+import { JwksCacheService } from '../../lib/services/jwks-cache.service';
 import { resolveJwksOptions } from '../../lib/options/options.validator';
 import { JwksFetchError, KeyCoolingDownError, KeyNotFoundError, KeySetUnavailableError } from '../../lib/errors/jwks.errors';
 import type { JwksFetcher, JwksFetchResult } from '../../lib/fetch/jwks.fetcher';

@@ -6,6 +6,7 @@ import {
   KeyCoolingDownError,
   KeyNotFoundError,
   KeySetUnavailableError,
+  type JwksFetchErrorKind,
   type JwtVerificationError,
 } from '../errors/jwks.errors';
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface';
@@ -13,8 +14,8 @@ import type { JwksFetcher } from '../fetch/jwks.fetcher';
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser';
 import type { KeyResolver } from '../verify/jwt.verifier';
 import { readSnapshot, writeSnapshot } from '../store/key-set-snapshot.store';
-import type { Clock, TimerHandle } from './clock';
-import { initialKeySetState, type KeySetError, type KeySetState } from './key-set.state';
+import type { Clock, TimerHandle } from '../cache/clock';
+import { initialKeySetState, type KeySetError, type KeySetState } from '../cache/key-set.state';
 import {
   decideLookup,
   isCoolingDown,
@@ -29,7 +30,7 @@ import {
   type KeySetPhase,
   type KeySetPolicyOptions,
   type LookupDecision,
-} from './key-set.policy';
+} from '../cache/key-set.policy';
 
 /** A read-only view of the cache, for callers, health and metrics. */
 export interface JwksCacheState {
@@ -89,7 +90,8 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
     if (this.state.jwks === null) {
       const message = `JWKS warm-up failed (${this.state.lastError?.message ?? 'unknown error'}); retrying in the background`;
       if (this.options.failOnWarmupError) {
-        throw new JwksFetchError(`JWKS warm-up failed: ${this.state.lastError?.message ?? 'unknown error'}`, 'network');
+        const last = this.state.lastError;
+        throw new JwksFetchError(`JWKS warm-up failed: ${last?.message ?? 'unknown error'}`, (last?.kind ?? 'network') as JwksFetchErrorKind, last?.status);
       }
       this.logger.error(message);
     }
@@ -215,13 +217,10 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
   }
 
   private async fetchOnce(): Promise<void> {
-    const { uri, timeoutMs, maxResponseBytes, maxKeys } = {
-      uri: this.options.jwksUri,
-      ...this.options.fetch,
-    };
+    const { timeoutMs, maxResponseBytes, maxKeys } = this.options.fetch;
     try {
       const result = await this.fetcher({
-        uri,
+        uri: this.options.jwksUri,
         etag: this.state.jwks === null ? null : this.state.etag,
         timeoutMs,
         maxResponseBytes,
