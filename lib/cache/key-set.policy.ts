@@ -32,6 +32,14 @@ export function isUsable(state: KeySetState, now: number, opts: KeySetPolicyOpti
   return phase === 'fresh' || phase === 'stale';
 }
 
+/**
+ * True when a known kid may be served straight from memory, with no decision to take: the set is
+ * usable and not invalidated. The per-request fast path and the verified-token cache ask this.
+ */
+export function servesFromMemory(state: KeySetState, now: number, opts: KeySetPolicyOptions): boolean {
+  return !state.mustRevalidate && isUsable(state, now, opts);
+}
+
 export function isCoolingDown(state: KeySetState, now: number, opts: KeySetPolicyOptions): boolean {
   return state.lastUnknownKidFetchAt !== null && now - state.lastUnknownKidFetchAt < opts.cooldownMs;
 }

@@ -27,6 +27,7 @@ import {
   onNotModified,
   onSnapshotRestored,
   phaseOf,
+  servesFromMemory,
   type KeySetPhase,
   type KeySetPolicyOptions,
   type LookupDecision,
@@ -137,15 +138,12 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
    * answer without any I/O (usable, not invalidated, kid known), else undefined.
    */
   peekKeys(kid: string | undefined, alg: string): readonly VerificationKey[] | undefined {
-    const s = this.state;
-    if (s.mustRevalidate || s.jwks === null || this.clock.now() >= s.freshUntil + this.policy.maxStaleMs) return undefined;
-    return this.index.candidates(kid, alg);
+    return servesFromMemory(this.state, this.clock.now(), this.policy) ? this.index.candidates(kid, alg) : undefined;
   }
 
   /** @internal Whether a key may still verify: part of the current, usable, not invalidated set. */
   isKeyCurrent(key: VerificationKey): boolean {
-    const s = this.state;
-    return !s.mustRevalidate && this.clock.now() < s.freshUntil + this.policy.maxStaleMs && this.index.contains(key);
+    return servesFromMemory(this.state, this.clock.now(), this.policy) && this.index.contains(key);
   }
 
   /** Fetch now, bypassing the unknown-kid cooldown, sharing any fetch already in flight. */

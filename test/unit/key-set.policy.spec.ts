@@ -1,4 +1,4 @@
-import { decideLookup, nextRefreshAt, onFetchFailure, onFetchStart, onFetchSuccess, onInvalidate, phaseOf, backoffDelay, type KeySetPolicyOptions } from '../../lib/cache/key-set.policy';
+import { servesFromMemory, decideLookup, nextRefreshAt, onFetchFailure, onFetchStart, onFetchSuccess, onInvalidate, phaseOf, backoffDelay, type KeySetPolicyOptions } from '../../lib/cache/key-set.policy';
 import { initialKeySetState } from '../../lib/cache/key-set.state';
 
 const opts: KeySetPolicyOptions = { ttlMs: 600_000, cooldownMs: 30_000, maxStaleMs: 3_600_000, refreshAheadMs: 30_000, minTtlMs: 60_000, maxTtlMs: 3_600_000, maxRetryAfterMs: 600_000, backoffBaseMs: 1_000, backoffMaxMs: 60_000 };
@@ -77,6 +77,14 @@ describe('key-set policy (pure)', () => {
     expect(phaseOf(s, T0 + 5, opts)).toBe('stale');
     expect(decideLookup(s, T0 + 6, opts, true, false)).toEqual({ action: 'fetch', reason: 'revalidate' });
     expect(decideLookup(s, T0 + 6, opts, true, false, true)).toEqual({ action: 'hit' });
+  });
+
+  it('serves from memory only while the set is usable and not invalidated', () => {
+    const s = loaded();
+    expect(servesFromMemory(initialKeySetState(), T0, opts)).toBe(false);
+    expect(servesFromMemory(s, T0 + opts.ttlMs + 1, opts)).toBe(true);
+    expect(servesFromMemory(s, T0 + opts.ttlMs + opts.maxStaleMs, opts)).toBe(false);
+    expect(servesFromMemory(onInvalidate(s, T0 + 1), T0 + 2, opts)).toBe(false);
   });
 
   it('schedules refresh ahead of expiry with jitter, and retries at the backoff after a failure', () => {
