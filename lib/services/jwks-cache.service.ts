@@ -181,11 +181,6 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
     };
   }
 
-  /** A snapshot of the plain, storable state (for stores and diagnostics). */
-  getRawState(): Readonly<KeySetState> {
-    return this.state;
-  }
-
   private decide(kid: string | undefined, afterFetch: boolean): LookupDecision {
     return decideLookup(this.state, this.clock.now(), this.policy, this.index.has(kid), this.inFlight !== null, afterFetch);
   }
