@@ -15,7 +15,8 @@ export const JWKS_DEFAULTS = {
   maxStaleMs: 24 * 60 * 60_000,
   /**
    * Lower bound on a server-given freshness (`Cache-Control: max-age`, `Expires`, `no-cache`):
-   * a server saying "do not cache" would otherwise make us refetch continuously.
+   * a server saying "do not cache" would otherwise make us refetch continuously. Never above
+   * `ttlMs` unless the user sets it: a user who asks for a 5-s TTL must not get a 60-s one.
    */
   minTtlMs: 60_000,
   /**
@@ -30,8 +31,41 @@ export const JWKS_DEFAULTS = {
   refreshAheadMs: 30_000,
   /** First retry delay after a failed fetch; doubled per consecutive failure, with full jitter. */
   backoffBaseMs: 1_000,
-  /** Longest backoff: one failing endpoint costs the IdP about one request a minute per process. */
+  /**
+   * Longest backoff: one failing endpoint costs the IdP about one request a minute per process.
+   * While a set is held, the default cap is also at most `cooldownMs`, so a new key published
+   * after an outage is picked up within the cooldown, as promised, not after a minute of backoff.
+   */
   backoffMaxMs: 60_000,
+  /**
+   * While no usable set is held (never fetched, or past `maxStaleMs`), every request fails, so
+   * retries run at most this far apart (jittered; a `Retry-After` still wins): service resumes
+   * within seconds of the IdP's return. One request per 5 s is far inside every IdP's limit.
+   */
+  unavailableRetryMaxMs: 5_000,
+  /**
+   * Most requests that may wait at once for a fetch in flight (an unknown kid, an empty set).
+   * Beyond it they are refused at once: a hanging IdP must not pile up thousands of held requests
+   * (each one an HTTP request in memory), whose simultaneous release stalls the event loop.
+   */
+  maxWaiters: 512,
+  /**
+   * Longest a request waits for a fetch in flight before it is refused (`ERR_JWKS_WAIT_TIMEOUT`).
+   * A JWKS answers in well under a second; a request should not hang for the whole fetch timeout.
+   */
+  maxWaitMs: 2_000,
+  /**
+   * Longest the application's startup waits for the first fetch. The fetch carries on in the
+   * background afterwards, so a hanging IdP delays a deploy by this, not by the fetch timeout.
+   */
+  warmupTimeoutMs: 3_000,
+  /**
+   * Status when no usable key set is held: 503, because the token is not at fault and a 401 makes
+   * clients log in again against an IdP that is already down. `unavailableStatus: 401` keeps 401.
+   */
+  unavailableStatus: 503 as 401 | 503,
+  /** Most kids `revokeKey()` holds: an operator's emergency list, not a data store. */
+  maxRevokedKids: 1_000,
   /** Whole-request timeout (connect, headers, body): jose's and express-oauth2-jwt-bearer's 5 s. */
   fetchTimeoutMs: 5_000,
   /** Largest JWKS body we read; real sets are a few KiB (Nimbus caps at 50 KiB). */
@@ -48,6 +82,13 @@ export const JWKS_DEFAULTS = {
    */
   verifiedTokenCacheMaxEntries: 10_000,
   verifiedTokenCacheTtlMs: 5 * 60_000,
+  /**
+   * Byte budget of the verified-token cache (estimated heap cost of the cached claims): claims an
+   * IdP signs can be built to be heap-heavy, so entries alone do not bound memory.
+   */
+  verifiedTokenCacheMaxBytes: 32 * 1024 * 1024,
+  /** Claims estimated above this are verified every time, never cached; typical entries are under 1 KiB. */
+  verifiedTokenCacheMaxEntryBytes: 16 * 1024,
   /** Clock skew allowed on exp/nbf/iat, in seconds; 0 unless the user says otherwise, as jose does. */
   clockToleranceSec: 0,
 } as const;

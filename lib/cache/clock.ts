@@ -11,10 +11,13 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
+    // Node fires a delay above 2^31 - 1 ms at once (with a warning): a long TTL would become a refetch loop.
+    const t = setTimeout(fn, Math.min(ms, MAX_TIMER_MS));
     // A background refresh must never keep a process alive on its own.
     t.unref();
     return t;

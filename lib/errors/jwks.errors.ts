@@ -43,6 +43,25 @@ export class JwksFetchError extends JwksAuthError {
   }
 }
 
+/**
+ * `refresh()` was asked while the IdP's `Retry-After` / `x-ratelimit-reset` or our backoff says to
+ * wait. Nothing was fetched; `refresh({ force: true })` overrides it. `retryAfterMs` is the wait left.
+ */
+export class JwksRefreshDeferredError extends JwksAuthError {
+  readonly code = 'ERR_JWKS_REFRESH_DEFERRED';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A method of the public API was called with an argument it cannot use (e.g. `revokeKey(42)`). */
+export class JwksArgumentError extends JwksAuthError {
+  readonly code = 'ERR_JWKS_ARGUMENT';
+}
+
 /** Base of every reason a token is refused; the client always sees the same generic 401. */
 export abstract class JwtVerificationError extends JwksAuthError {}
 
@@ -55,17 +74,48 @@ export class TokenMalformedError extends JwtVerificationError {
 export class AlgorithmNotAllowedError extends JwtVerificationError {
   readonly code = 'ERR_JWT_ALG_NOT_ALLOWED';
 }
-/** No key in the (possibly just refetched) set has the token's `kid`. */
+/**
+ * No key in a just-fetched set has the token's `kid`: the IdP does not publish it. A rise of this
+ * code is made-up kids (an attack) or tokens from another tenant, not an outage.
+ */
 export class KeyNotFoundError extends JwtVerificationError {
   readonly code = 'ERR_JWKS_NO_MATCHING_KEY';
 }
-/** Unknown `kid` inside the refetch cooldown: refused at once, without a fetch. */
+/**
+ * Unknown `kid` inside the refetch cooldown, or while too many requests already wait for a fetch:
+ * refused at once, without a fetch. Seen after a rotation for at most the cooldown.
+ */
 export class KeyCoolingDownError extends JwtVerificationError {
   readonly code = 'ERR_JWKS_COOLDOWN';
 }
-/** No usable key set: never fetched successfully, or the last good set is past `maxStaleMs`. */
+/**
+ * Unknown `kid` while the JWKS endpoint is backing off after failures (or asked us to wait with
+ * `Retry-After`): refused without a fetch. A rise of this code is an IdP outage, not an attack.
+ */
+export class KeyFetchBackoffError extends JwtVerificationError {
+  readonly code = 'ERR_JWKS_BACKOFF';
+}
+/** The fetch this request waited for did not finish within `cache.maxWaitMs`: a slow or hanging IdP. */
+export class KeyWaitTimeoutError extends JwtVerificationError {
+  readonly code = 'ERR_JWKS_WAIT_TIMEOUT';
+}
+/** The token's `kid` was revoked by `JwksCacheService.revokeKey()`: refused whatever the IdP publishes. */
+export class KeyRevokedError extends JwtVerificationError {
+  readonly code = 'ERR_JWKS_KEY_REVOKED';
+}
+/**
+ * No usable key set: never fetched successfully, or the last good set is past `maxStaleMs`. The
+ * token is not at fault: the guard answers 503 with `Retry-After` (or 401 with
+ * `unavailableStatus: 401`). `retryAfterMs` is how long until the next fetch attempt.
+ */
 export class KeySetUnavailableError extends JwtVerificationError {
   readonly code = 'ERR_JWKS_UNAVAILABLE';
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
 }
 /** The key exists but its type, curve, `alg` or `use` does not fit the token's `alg`. */
 export class KeyMismatchError extends JwtVerificationError {

@@ -6,7 +6,7 @@ export interface JwksCacheOptions {
   cooldownMs?: number;
   /** How long past freshness the last good set still serves while refreshing fails. Default 24 h. */
   maxStaleMs?: number;
-  /** Lower bound on a freshness given by `Cache-Control`/`Expires` (`no-cache` means this). Default 1 min. */
+  /** Lower bound on a freshness given by `Cache-Control`/`Expires` (`no-cache` means this). Default 1 min, or `ttlMs` if smaller. */
   minTtlMs?: number;
   /** Upper bound on a freshness given by `Cache-Control`/`Expires`. Default 1 h. */
   maxTtlMs?: number;
@@ -16,8 +16,18 @@ export interface JwksCacheOptions {
    * Off by default.
    */
   snapshotPath?: string;
-  /** Start the background refresh this long before freshness ends (jittered). Default 30 s. */
+  /** Start the background refresh this long before freshness ends (jittered). Default 30 s (at most half of `ttlMs`). */
   refreshAheadMs?: number;
+  /** First retry delay after a failed fetch, doubled per failure with full jitter. Default 1 s. */
+  backoffBaseMs?: number;
+  /** Longest retry delay after failures. Default 60 s, and at most `cooldownMs` while a set is held. */
+  backoffMaxMs?: number;
+  /** Longest wait honoured from `Retry-After` / `x-ratelimit-reset`. Default 10 min. */
+  maxRetryAfterMs?: number;
+  /** Most requests waiting at once for a fetch in flight; beyond it they are refused at once. Default 512. */
+  maxWaiters?: number;
+  /** Longest a request waits for a fetch in flight. Default 2 s. */
+  maxWaitMs?: number;
 }
 
 /** HTTP retrieval limits for the JWKS endpoint. */
@@ -54,11 +64,30 @@ export interface JwksAuthModuleOptions {
    * Remember recently verified tokens (keyed by a SHA-256 of the whole token) so a repeated token
    * skips the signature check. Off by default; `true` for the defaults. Cached claims are frozen.
    */
-  verifiedTokenCache?: boolean | { maxEntries?: number; ttlMs?: number };
+  verifiedTokenCache?: boolean | VerifiedTokenCacheOptions;
   /** Register `JwksAuthGuard` globally (`APP_GUARD`); routes opt out with `@Public()`. Default false. */
   globalGuard?: boolean;
   /** Fail application startup when the first fetch fails, instead of retrying in the background. Default false. */
   failOnWarmupError?: boolean;
+  /** Longest startup waits for the first fetch; it carries on in the background afterwards. Default 3 s. */
+  warmupTimeoutMs?: number;
+  /**
+   * Status answered when no usable key set is held (never fetched, or past `maxStaleMs`): 503 with
+   * `Retry-After` (default), or 401.
+   */
+  unavailableStatus?: 401 | 503;
+}
+
+/** Verified-token cache tuning; every field has a default in `JWKS_DEFAULTS`. */
+export interface VerifiedTokenCacheOptions {
+  /** Most tokens remembered. Default 10,000. */
+  maxEntries?: number;
+  /** Longest an entry lives (never past the token's `exp`). Default 5 min. */
+  ttlMs?: number;
+  /** Byte budget: estimated heap cost of all cached claims. Default 32 MiB. */
+  maxBytes?: number;
+  /** Claims estimated above this are not cached. Default 16 KiB. */
+  maxEntryBytes?: number;
 }
 
 /** Options after validation, with every default applied. Read-only at runtime. */
@@ -73,8 +102,10 @@ export interface ResolvedJwksOptions {
   readonly typ: string | null;
   readonly cache: Readonly<Required<Omit<JwksCacheOptions, 'snapshotPath'>>> & { readonly snapshotPath: string | null };
   readonly fetch: Readonly<Required<JwksFetchOptions>>;
-  readonly verifiedTokenCache: { readonly maxEntries: number; readonly ttlMs: number } | null;
+  readonly verifiedTokenCache: Readonly<Required<VerifiedTokenCacheOptions>> | null;
   readonly globalGuard: boolean;
   readonly failOnWarmupError: boolean;
+  readonly warmupTimeoutMs: number;
+  readonly unavailableStatus: 401 | 503;
   readonly maxTokenBytes: number;
 }

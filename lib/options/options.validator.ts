@@ -4,115 +4,252 @@ import type { JwksAuthModuleOptions, ResolvedJwksOptions } from '../interfaces/j
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
+/**
+ * Every option name, by level. An unknown name stops startup: a misspelt option (`clockTolerance`,
+ * `cache.ttl`) would otherwise be ignored silently and the default would apply unnoticed.
+ * `isGlobal` is the module builder's extra; it is accepted here for `forRootAsync` factories.
+ */
+const KNOWN_KEYS = {
+  '': [
+    'issuer', 'jwksUri', 'audience', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
+    'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus',
+    'isGlobal',
+  ],
+  'cache.': [
+    'ttlMs', 'cooldownMs', 'maxStaleMs', 'minTtlMs', 'maxTtlMs', 'snapshotPath', 'refreshAheadMs',
+    'backoffBaseMs', 'backoffMaxMs', 'maxRetryAfterMs', 'maxWaiters', 'maxWaitMs',
+  ],
+  'fetch.': ['timeoutMs', 'maxResponseBytes', 'maxKeys'],
+  'verifiedTokenCache.': ['maxEntries', 'ttlMs', 'maxBytes', 'maxEntryBytes'],
+} as const;
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The offending value, short and printable, for error messages (options hold no secrets, but stay brief). */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number') return String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Edit distance, for "did you mean" on a misspelt option name. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+}
+
+function suggestion(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = distance(lower, k.toLowerCase());
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  // A few edits is a typo (`maxEntry`, `audiance`, `clockTolerance`); else a known name that starts
+  // with the given one is the usual slip (`ttl` for `ttlMs`).
+  if (bestDistance <= Math.max(3, Math.floor(name.length / 3))) return best;
+  return known.find((k) => lower.length >= 3 && k.toLowerCase().startsWith(lower));
+}
+
+function checkKeys(problems: string[], prefix: keyof typeof KNOWN_KEYS, value: Record<string, unknown>): void {
+  const known: readonly string[] = KNOWN_KEYS[prefix];
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const hint = suggestion(key, known);
+    problems.push(`unknown option "${prefix}${key}"${hint ? ` (did you mean "${prefix}${hint}"?)` : ''}`);
+  }
+}
+
 function checkUrl(problems: string[], name: string, value: unknown): void {
   if (typeof value !== 'string' || value === '') {
-    problems.push(`${name} is required and must be a URL string`);
+    problems.push(`${name} is required and must be a URL string, got ${describeValue(value)}`);
     return;
   }
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    problems.push(`${name} is not a valid URL`);
+    problems.push(`${name} is not a valid URL, got ${describeValue(value)}`);
     return;
   }
   if (url.username || url.password) problems.push(`${name} must not contain credentials`);
   // Plain http would let anyone on the path swap the keys; loopback is allowed for local development.
   if (url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.hostname)) {
-    problems.push(`${name} must use https: (http: is allowed for localhost, 127.0.0.0/8 and [::1] only)`);
+    problems.push(`${name} must use https: (http: is allowed for localhost, 127.0.0.0/8 and [::1] only), got ${describeValue(value)}`);
   } else if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    problems.push(`${name} must use https:`);
+    problems.push(`${name} must use https:, got ${describeValue(value)}`);
   }
 }
 
-function positiveNumber(problems: string[], name: string, value: unknown, fallback: number, allowZero = false): number {
+interface NumberRule {
+  /** 0 is allowed (a cooldown or tolerance of zero). */
+  zero?: boolean;
+  /** A count or a size: a whole number. */
+  integer?: boolean;
+  unit?: string;
+}
+
+/** A number option: finite, not negative, zero and fractions only where they mean something. */
+function numberOption(problems: string[], name: string, value: unknown, fallback: number, rule: NumberRule = {}): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    problems.push(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} finite number (milliseconds unless named *Sec)`);
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    value >= 0 &&
+    (rule.zero || value > 0) &&
+    (!rule.integer || Number.isInteger(value));
+  if (!ok) {
+    const kind = `${rule.zero ? 'non-negative' : 'positive'} ${rule.integer ? 'integer' : 'finite number'}`;
+    problems.push(`${name} must be a ${kind}${rule.unit ? ` (${rule.unit})` : ''}, got ${describeValue(value)}`);
     return fallback;
   }
-  return value;
+  return value as number;
+}
+
+const MS = { unit: 'milliseconds' };
+const MS0 = { zero: true, unit: 'milliseconds' };
+const COUNT = { integer: true };
+
+/** Refuses `a ≥ b` (or `a > b`) when the user set either side, naming both values. */
+function ordered(problems: string[], a: [string, number], b: [string, number], strict: boolean): void {
+  if (strict ? a[1] >= b[1] : a[1] > b[1]) {
+    problems.push(`${a[0]} (${a[1]}) must be ${strict ? 'less than' : 'at most'} ${b[0]} (${b[1]})`);
+  }
 }
 
 /**
  * Validates user options and applies defaults. Every mistake is collected, so one startup error
- * lists them all.
+ * lists them all: unknown or misspelt names, wrong types, non-integer counts and contradictions,
+ * each with the offending value.
  * @throws JwksOptionsError
  */
 export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOptions {
   const problems: string[] = [];
-  if (!isPlainObject(input)) throw new JwksOptionsError(['options must be an object']);
+  if (!isPlainObject(input)) throw new JwksOptionsError([`options must be an object, got ${describeValue(input)}`]);
+  checkKeys(problems, '', input);
 
   if (typeof input.issuer !== 'string' || input.issuer.trim() === '') {
-    problems.push('issuer is required: the exact "iss" of your tokens, e.g. "https://tenant.auth0.com/"');
+    problems.push(`issuer is required: the exact "iss" of your tokens, e.g. "https://tenant.auth0.com/", got ${describeValue(input.issuer)}`);
   }
   checkUrl(problems, 'jwksUri', input.jwksUri);
 
   const audience = typeof input.audience === 'string' ? [input.audience] : input.audience;
   if (!Array.isArray(audience) || audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
-    problems.push('audience is required: a non-empty string or array of non-empty strings');
+    problems.push(`audience is required: a non-empty string or array of non-empty strings, got ${describeValue(input.audience)}`);
   }
 
   const algorithms = input.algorithms ?? [...JWKS_DEFAULTS.algorithms];
   if (!Array.isArray(algorithms) || algorithms.length === 0) {
-    problems.push(`algorithms must be a non-empty array of: ${SUPPORTED_ALGORITHMS.join(', ')}`);
+    problems.push(`algorithms must be a non-empty array of: ${SUPPORTED_ALGORITHMS.join(', ')}, got ${describeValue(algorithms)}`);
   } else {
     for (const alg of algorithms) {
       if (typeof alg === 'string' && /^(HS\d+|none)$/i.test(alg)) {
         problems.push(`algorithm "${alg}" is refused: symmetric and unsigned tokens cannot be verified with a public key set`);
       } else if (!(SUPPORTED_ALGORITHMS as readonly unknown[]).includes(alg)) {
-        problems.push(`algorithm "${String(alg)}" is not supported; use ${SUPPORTED_ALGORITHMS.join(', ')}`);
+        problems.push(`algorithm ${describeValue(alg)} is not supported; use ${SUPPORTED_ALGORITHMS.join(', ')}`);
       }
     }
   }
 
-  const maxTokenAgeSec = input.maxTokenAgeSec === undefined ? null : positiveNumber(problems, 'maxTokenAgeSec', input.maxTokenAgeSec, 0);
+  const maxTokenAgeSec = input.maxTokenAgeSec === undefined ? null : numberOption(problems, 'maxTokenAgeSec', input.maxTokenAgeSec, 0, { unit: 'seconds' });
   const requiredClaims = input.requiredClaims ?? [];
   if (!Array.isArray(requiredClaims) || requiredClaims.some((c) => typeof c !== 'string' || c === '')) {
-    problems.push('requiredClaims must be an array of claim names');
+    problems.push(`requiredClaims must be an array of claim names, got ${describeValue(requiredClaims)}`);
   }
-  if (input.typ !== undefined && (typeof input.typ !== 'string' || input.typ === '')) problems.push('typ must be a non-empty string such as "at+jwt"');
-  const clockToleranceSec = positiveNumber(problems, 'clockToleranceSec', input.clockToleranceSec, JWKS_DEFAULTS.clockToleranceSec, true);
-  if (input.cache !== undefined && !isPlainObject(input.cache)) problems.push('cache must be an object');
-  if (input.fetch !== undefined && !isPlainObject(input.fetch)) problems.push('fetch must be an object');
-  const c = isPlainObject(input.cache) ? input.cache : {};
-  const f = isPlainObject(input.fetch) ? input.fetch : {};
+  if (input.typ !== undefined && (typeof input.typ !== 'string' || input.typ === '')) {
+    problems.push(`typ must be a non-empty string such as "at+jwt", got ${describeValue(input.typ)}`);
+  }
+  const clockToleranceSec = numberOption(problems, 'clockToleranceSec', input.clockToleranceSec, JWKS_DEFAULTS.clockToleranceSec, { zero: true, unit: 'seconds' });
+
+  for (const group of ['cache', 'fetch'] as const) {
+    const value = input[group];
+    if (value === undefined) continue;
+    if (!isPlainObject(value)) problems.push(`${group} must be an object, got ${describeValue(value)}`);
+    else checkKeys(problems, `${group}.`, value);
+  }
+  const c: Record<string, unknown> = isPlainObject(input.cache) ? input.cache : {};
+  const f: Record<string, unknown> = isPlainObject(input.fetch) ? input.fetch : {};
+
+  const ttlMs = numberOption(problems, 'cache.ttlMs', c.ttlMs, JWKS_DEFAULTS.ttlMs, MS);
+  // Defaults that make no sense above the TTL follow it down; a value the user set is checked instead.
+  const halfTtl = Math.max(1, Math.floor(ttlMs / 2));
+  const cooldownMs = numberOption(problems, 'cache.cooldownMs', c.cooldownMs, Math.min(JWKS_DEFAULTS.cooldownMs, halfTtl), MS0);
+  const backoffBaseMs = numberOption(problems, 'cache.backoffBaseMs', c.backoffBaseMs, JWKS_DEFAULTS.backoffBaseMs, MS);
   const cache = {
-    ttlMs: positiveNumber(problems, 'cache.ttlMs', c.ttlMs, JWKS_DEFAULTS.ttlMs),
-    cooldownMs: positiveNumber(problems, 'cache.cooldownMs', c.cooldownMs, JWKS_DEFAULTS.cooldownMs, true),
-    maxStaleMs: positiveNumber(problems, 'cache.maxStaleMs', c.maxStaleMs, JWKS_DEFAULTS.maxStaleMs, true),
-    refreshAheadMs: positiveNumber(problems, 'cache.refreshAheadMs', c.refreshAheadMs, JWKS_DEFAULTS.refreshAheadMs, true),
-    minTtlMs: positiveNumber(problems, 'cache.minTtlMs', c.minTtlMs, JWKS_DEFAULTS.minTtlMs),
-    maxTtlMs: positiveNumber(problems, 'cache.maxTtlMs', c.maxTtlMs, JWKS_DEFAULTS.maxTtlMs),
+    ttlMs,
+    cooldownMs,
+    maxStaleMs: numberOption(problems, 'cache.maxStaleMs', c.maxStaleMs, JWKS_DEFAULTS.maxStaleMs, MS0),
+    refreshAheadMs: numberOption(problems, 'cache.refreshAheadMs', c.refreshAheadMs, Math.min(JWKS_DEFAULTS.refreshAheadMs, halfTtl), MS0),
+    minTtlMs: numberOption(problems, 'cache.minTtlMs', c.minTtlMs, Math.min(JWKS_DEFAULTS.minTtlMs, ttlMs), MS),
+    maxTtlMs: numberOption(problems, 'cache.maxTtlMs', c.maxTtlMs, Math.max(JWKS_DEFAULTS.maxTtlMs, ttlMs), MS),
+    backoffBaseMs,
+    // While a set is held, the backoff never outlasts the cooldown: a new key after an outage waits at most that.
+    backoffMaxMs: numberOption(problems, 'cache.backoffMaxMs', c.backoffMaxMs, Math.max(backoffBaseMs, Math.min(JWKS_DEFAULTS.backoffMaxMs, cooldownMs)), MS),
+    maxRetryAfterMs: numberOption(problems, 'cache.maxRetryAfterMs', c.maxRetryAfterMs, JWKS_DEFAULTS.maxRetryAfterMs, MS0),
+    maxWaiters: numberOption(problems, 'cache.maxWaiters', c.maxWaiters, JWKS_DEFAULTS.maxWaiters, { zero: true, integer: true }),
+    maxWaitMs: numberOption(problems, 'cache.maxWaitMs', c.maxWaitMs, JWKS_DEFAULTS.maxWaitMs, MS),
     snapshotPath: null as string | null,
   };
-  if (cache.minTtlMs > cache.maxTtlMs) problems.push('cache.minTtlMs must not exceed cache.maxTtlMs');
+  if (c.cooldownMs !== undefined || c.ttlMs !== undefined) ordered(problems, ['cache.cooldownMs', cache.cooldownMs], ['cache.ttlMs', ttlMs], true);
+  if (c.refreshAheadMs !== undefined || c.ttlMs !== undefined) ordered(problems, ['cache.refreshAheadMs', cache.refreshAheadMs], ['cache.ttlMs', ttlMs], true);
+  ordered(problems, ['cache.minTtlMs', cache.minTtlMs], ['cache.maxTtlMs', cache.maxTtlMs], false);
+  ordered(problems, ['cache.backoffBaseMs', cache.backoffBaseMs], ['cache.backoffMaxMs', cache.backoffMaxMs], false);
   if (c.snapshotPath !== undefined) {
-    if (typeof c.snapshotPath !== 'string' || c.snapshotPath === '') problems.push('cache.snapshotPath must be a non-empty file path');
+    if (typeof c.snapshotPath !== 'string' || c.snapshotPath === '') problems.push(`cache.snapshotPath must be a non-empty file path, got ${describeValue(c.snapshotPath)}`);
     else cache.snapshotPath = c.snapshotPath;
   }
   const fetch = {
-    timeoutMs: positiveNumber(problems, 'fetch.timeoutMs', f.timeoutMs, JWKS_DEFAULTS.fetchTimeoutMs),
-    maxResponseBytes: positiveNumber(problems, 'fetch.maxResponseBytes', f.maxResponseBytes, JWKS_DEFAULTS.maxResponseBytes),
-    maxKeys: positiveNumber(problems, 'fetch.maxKeys', f.maxKeys, JWKS_DEFAULTS.maxKeys),
+    timeoutMs: numberOption(problems, 'fetch.timeoutMs', f.timeoutMs, JWKS_DEFAULTS.fetchTimeoutMs, MS),
+    maxResponseBytes: numberOption(problems, 'fetch.maxResponseBytes', f.maxResponseBytes, JWKS_DEFAULTS.maxResponseBytes, COUNT),
+    maxKeys: numberOption(problems, 'fetch.maxKeys', f.maxKeys, JWKS_DEFAULTS.maxKeys, COUNT),
   };
-  let verifiedTokenCache: { maxEntries: number; ttlMs: number } | null = null;
+
+  let verifiedTokenCache: { maxEntries: number; ttlMs: number; maxBytes: number; maxEntryBytes: number } | null = null;
   const vtc = input.verifiedTokenCache;
   if (vtc === true || isPlainObject(vtc)) {
-    const o = isPlainObject(vtc) ? vtc : {};
+    const o: Record<string, unknown> = isPlainObject(vtc) ? vtc : {};
+    if (isPlainObject(vtc)) checkKeys(problems, 'verifiedTokenCache.', vtc);
     verifiedTokenCache = {
-      maxEntries: positiveNumber(problems, 'verifiedTokenCache.maxEntries', o.maxEntries, JWKS_DEFAULTS.verifiedTokenCacheMaxEntries),
-      ttlMs: positiveNumber(problems, 'verifiedTokenCache.ttlMs', o.ttlMs, JWKS_DEFAULTS.verifiedTokenCacheTtlMs),
+      maxEntries: numberOption(problems, 'verifiedTokenCache.maxEntries', o.maxEntries, JWKS_DEFAULTS.verifiedTokenCacheMaxEntries, COUNT),
+      ttlMs: numberOption(problems, 'verifiedTokenCache.ttlMs', o.ttlMs, JWKS_DEFAULTS.verifiedTokenCacheTtlMs, MS),
+      maxBytes: numberOption(problems, 'verifiedTokenCache.maxBytes', o.maxBytes, JWKS_DEFAULTS.verifiedTokenCacheMaxBytes, COUNT),
+      maxEntryBytes: numberOption(problems, 'verifiedTokenCache.maxEntryBytes', o.maxEntryBytes, JWKS_DEFAULTS.verifiedTokenCacheMaxEntryBytes, COUNT),
     };
+    ordered(problems, ['verifiedTokenCache.maxEntryBytes', verifiedTokenCache.maxEntryBytes], ['verifiedTokenCache.maxBytes', verifiedTokenCache.maxBytes], false);
   } else if (vtc !== undefined && vtc !== false) {
-    problems.push('verifiedTokenCache must be a boolean or { maxEntries, ttlMs }');
+    problems.push(`verifiedTokenCache must be a boolean or { maxEntries, ttlMs, maxBytes, maxEntryBytes }, got ${describeValue(vtc)}`);
   }
-  for (const flag of ['globalGuard', 'failOnWarmupError'] as const) {
-    if (input[flag] !== undefined && typeof input[flag] !== 'boolean') problems.push(`${flag} must be a boolean`);
+  for (const flag of ['globalGuard', 'failOnWarmupError', 'isGlobal'] as const) {
+    const value = (input as Record<string, unknown>)[flag];
+    if (value !== undefined && typeof value !== 'boolean') problems.push(`${flag} must be a boolean, got ${describeValue(value)}`);
+  }
+  const warmupTimeoutMs = numberOption(problems, 'warmupTimeoutMs', input.warmupTimeoutMs, JWKS_DEFAULTS.warmupTimeoutMs, MS);
+  const unavailableStatus = input.unavailableStatus ?? JWKS_DEFAULTS.unavailableStatus;
+  if (unavailableStatus !== 401 && unavailableStatus !== 503) {
+    problems.push(`unavailableStatus must be 401 or 503, got ${describeValue(unavailableStatus)}`);
   }
 
   if (problems.length > 0) throw new JwksOptionsError(problems);
@@ -130,6 +267,8 @@ export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOp
     verifiedTokenCache: verifiedTokenCache && Object.freeze(verifiedTokenCache),
     globalGuard: input.globalGuard ?? false,
     failOnWarmupError: input.failOnWarmupError ?? false,
+    warmupTimeoutMs,
+    unavailableStatus,
     maxTokenBytes: JWKS_DEFAULTS.maxTokenBytes,
   });
 }

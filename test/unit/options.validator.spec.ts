@@ -8,8 +8,81 @@ describe('resolveJwksOptions', () => {
     const o = resolveJwksOptions(base);
     expect(o.algorithms).toEqual(['RS256']);
     expect(o.audience).toEqual(['https://api']);
-    expect(o.cache).toEqual({ ttlMs: JWKS_DEFAULTS.ttlMs, cooldownMs: JWKS_DEFAULTS.cooldownMs, maxStaleMs: JWKS_DEFAULTS.maxStaleMs, refreshAheadMs: JWKS_DEFAULTS.refreshAheadMs, minTtlMs: JWKS_DEFAULTS.minTtlMs, maxTtlMs: JWKS_DEFAULTS.maxTtlMs, snapshotPath: null });
+    expect(o.cache).toEqual({
+      ttlMs: JWKS_DEFAULTS.ttlMs,
+      cooldownMs: JWKS_DEFAULTS.cooldownMs,
+      maxStaleMs: JWKS_DEFAULTS.maxStaleMs,
+      refreshAheadMs: JWKS_DEFAULTS.refreshAheadMs,
+      minTtlMs: JWKS_DEFAULTS.minTtlMs,
+      maxTtlMs: JWKS_DEFAULTS.maxTtlMs,
+      backoffBaseMs: JWKS_DEFAULTS.backoffBaseMs,
+      // capped at the cooldown, so a new key after an outage waits at most the cooldown
+      backoffMaxMs: JWKS_DEFAULTS.cooldownMs,
+      maxRetryAfterMs: JWKS_DEFAULTS.maxRetryAfterMs,
+      maxWaiters: JWKS_DEFAULTS.maxWaiters,
+      maxWaitMs: JWKS_DEFAULTS.maxWaitMs,
+      snapshotPath: null,
+    });
     expect(o.globalGuard).toBe(false);
+    expect(o.warmupTimeoutMs).toBe(JWKS_DEFAULTS.warmupTimeoutMs);
+    expect(o.unavailableStatus).toBe(503);
+  });
+
+  it('keeps the minTtlMs floor, the cooldown and the refresh-ahead under a low ttlMs the user set', () => {
+    const o = resolveJwksOptions({ ...base, cache: { ttlMs: 5_000 } });
+    expect(o.cache.minTtlMs).toBe(5_000);
+    expect(o.cache.cooldownMs).toBe(2_500);
+    expect(o.cache.refreshAheadMs).toBe(2_500);
+    // a floor the user sets explicitly is theirs
+    expect(resolveJwksOptions({ ...base, cache: { ttlMs: 5_000, minTtlMs: 60_000, cooldownMs: 1_000, refreshAheadMs: 1_000 } }).cache.minTtlMs).toBe(60_000);
+  });
+
+  it('applies verified-token cache byte budgets', () => {
+    expect(resolveJwksOptions({ ...base, verifiedTokenCache: true }).verifiedTokenCache).toEqual({
+      maxEntries: JWKS_DEFAULTS.verifiedTokenCacheMaxEntries,
+      ttlMs: JWKS_DEFAULTS.verifiedTokenCacheTtlMs,
+      maxBytes: JWKS_DEFAULTS.verifiedTokenCacheMaxBytes,
+      maxEntryBytes: JWKS_DEFAULTS.verifiedTokenCacheMaxEntryBytes,
+    });
+  });
+
+  it.each([
+    [{ clockTolerance: 5 }, 'unknown option "clockTolerance" (did you mean "clockToleranceSec"?)'],
+    [{ algorithm: 'RS256' }, 'unknown option "algorithm" (did you mean "algorithms"?)'],
+    [{ cache: { ttl: 1000 } }, 'unknown option "cache.ttl" (did you mean "cache.ttlMs"?)'],
+    [{ fetch: { timeout: 1000 } }, 'unknown option "fetch.timeout" (did you mean "fetch.timeoutMs"?)'],
+    [{ verifiedTokenCache: { maxEntry: 5 } }, 'unknown option "verifiedTokenCache.maxEntry" (did you mean "verifiedTokenCache.maxEntries"?)'],
+    [{ audiance: 'x' }, 'unknown option "audiance" (did you mean "audience"?)'],
+    [{ secretOrKey: 'x' }, 'unknown option "secretOrKey"'],
+  ])('refuses the unknown or misspelt option %j', (override, message) => {
+    expect(() => resolveJwksOptions({ ...base, ...override } as never)).toThrow(message);
+  });
+
+  it.each([
+    [{ fetch: { maxKeys: 2.5 } }, 'fetch.maxKeys must be a positive integer, got 2.5'],
+    [{ verifiedTokenCache: { maxEntries: 10.5 } }, 'verifiedTokenCache.maxEntries must be a positive integer, got 10.5'],
+    [{ cache: { maxWaiters: 1.5 } }, 'cache.maxWaiters must be a non-negative integer, got 1.5'],
+    [{ cache: { ttlMs: '600' } }, 'cache.ttlMs must be a positive finite number (milliseconds), got "600"'],
+    [{ cache: { cooldownMs: 60_000, ttlMs: 30_000 } }, 'cache.cooldownMs (60000) must be less than cache.ttlMs (30000)'],
+    [{ cache: { refreshAheadMs: 600_000 } }, 'cache.refreshAheadMs (600000) must be less than cache.ttlMs (600000)'],
+    [{ cache: { cooldownMs: 700_000 } }, 'cache.cooldownMs (700000) must be less than cache.ttlMs (600000)'],
+    [{ cache: { backoffBaseMs: 10_000, backoffMaxMs: 5_000 } }, 'cache.backoffBaseMs (10000) must be at most cache.backoffMaxMs (5000)'],
+    [{ verifiedTokenCache: { maxBytes: 1000, maxEntryBytes: 2000 } }, 'verifiedTokenCache.maxEntryBytes (2000) must be at most verifiedTokenCache.maxBytes (1000)'],
+    [{ unavailableStatus: 500 }, 'unavailableStatus must be 401 or 503, got 500'],
+    [{ warmupTimeoutMs: -1 }, 'warmupTimeoutMs must be a positive finite number (milliseconds), got -1'],
+    [{ audience: 42 }, 'got 42'],
+  ])('refuses %j, showing the offending value', (override, message) => {
+    expect(() => resolveJwksOptions({ ...base, ...override } as never)).toThrow(message);
+  });
+
+  it('lists every problem in one error', () => {
+    try {
+      resolveJwksOptions({ ...base, clockTolerance: 5, cache: { ttl: 1 }, fetch: { maxKeys: 0.5 } } as never);
+      throw new Error('not refused');
+    } catch (err) {
+      expect(err).toBeInstanceOf(JwksOptionsError);
+      expect((err as JwksOptionsError).problems).toHaveLength(3);
+    }
   });
 
   it.each([
@@ -40,7 +113,7 @@ describe('resolveJwksOptions', () => {
     [{ cache: { cooldownMs: Number.NaN } }, /cache.cooldownMs/],
     [{ cache: 'x' }, /cache must be an object/],
     [{ clockToleranceSec: -5 }, /clockToleranceSec/],
-    [{ cache: { minTtlMs: 10_000, maxTtlMs: 5_000 } }, /minTtlMs must not exceed/],
+    [{ cache: { minTtlMs: 10_000, maxTtlMs: 5_000 } }, /minTtlMs \(10000\) must be at most cache.maxTtlMs/],
     [{ cache: { snapshotPath: 42 } }, /snapshotPath/],
     [{ fetch: { timeoutMs: 0 } }, /fetch.timeoutMs/],
     [{ globalGuard: 'yes' }, /globalGuard must be a boolean/],
