@@ -131,4 +131,14 @@ describe('JWKS response formats and caching headers, end to end', () => {
     expect(issuer.notModifiedCount).toBe(1);
     expect(state.freshUntil! - state.fetchedAt!).toBe(300_000);
   });
+
+  it('does not take a 304 to a request that named no ETag as a revalidation (nor as a redirect)', async () => {
+    await issuer.close();
+    issuer = await TestIssuer.start({ etag: false }); // we hold a set but have no ETag to send
+    await boot();
+    issuer.setFault({ status: 304, headers: { 'cache-control': 'max-age=3600' } });
+    const state = await cache.refresh();
+    expect(state).toMatchObject({ notModifiedCount: 0, consecutiveFailures: 1 });
+    expect(state.lastError).toMatchObject({ kind: 'status', status: 304 });
+  });
 });
