@@ -19,7 +19,7 @@ import type { JwksFetcher } from '../fetch/jwks.fetcher';
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser';
 import { SAFE_KID } from '../verify/kid';
 import type { KeyResolver } from '../verify/jwt.verifier';
-import { readSnapshot, writeSnapshot } from '../store/key-set-snapshot.store';
+import { readSnapshotFile, writeSnapshot } from '../store/key-set-snapshot.store';
 import type { Clock, TimerHandle } from '../cache/clock';
 import { initialKeySetState, type KeySetError, type KeySetState } from '../cache/key-set.state';
 import {
@@ -440,12 +440,17 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
   private async restoreSnapshot(): Promise<void> {
     const path = this.options.cache.snapshotPath;
     if (path === null) return;
-    const snapshot = await readSnapshot(path, this.options.jwksUri, this.options.fetch.maxResponseBytes * 2);
+    const read = await readSnapshotFile(path, this.options.jwksUri, this.options.fetch.maxResponseBytes * 2);
     const now = this.clock.now();
     // The fetch may have answered while the file was read: a fetched set beats any snapshot.
     if (this.state.jwks !== null) return;
-    if (snapshot === null || now >= snapshot.freshUntil + this.policy.maxStaleMs) {
-      this.logger.warn('JWKS snapshot: none usable (missing, unreadable, for another URI, or older than maxStaleMs)');
+    if (!read.ok) {
+      this.logger.warn(`JWKS snapshot: not used (${read.reason})`);
+      return;
+    }
+    const snapshot = read.snapshot;
+    if (now >= snapshot.freshUntil + this.policy.maxStaleMs) {
+      this.logger.warn('JWKS snapshot: not used (older than maxStaleMs)');
       return;
     }
     let parsed: KeyIndex;

@@ -88,15 +88,6 @@ export async function readSnapshotFile(path: string, jwksUri: string, maxBytes: 
 }
 
 /**
- * @deprecated Use `readSnapshotFile`, which also says why a file was refused. Same checks;
- * null on any refusal.
- */
-export async function readSnapshot(path: string, jwksUri: string, maxBytes: number): Promise<KeySetSnapshot | null> {
-  const read = await readSnapshotFile(path, jwksUri, maxBytes);
-  return read.ok ? read.snapshot : null;
-}
-
-/**
  * Writes the snapshot atomically and durably: a temp file beside the target under an
  * unpredictable name, created exclusively (so nothing planted at that name, a symlink included,
  * is ever opened), owner-only, flushed, renamed over the target (which replaces a symlink there

@@ -88,7 +88,7 @@ describe('cache.snapshotPath: warm start from the last good set', () => {
       const cache = app.get(JwksCacheService);
       expect(cache.getState().phase).toBe('empty');
       await request(app.getHttpServer()).get('/me').set('Authorization', `Bearer ${forged}`).expect(401);
-      const state = await cache.refresh(); // the IdP is back: its real set, not a 304 on the planted one
+      const state = await cache.refresh({ force: true }); // the IdP is back (force: we are inside the 503 backoff): its real set, not a 304 on the planted one
       expect(issuer.notModifiedCount).toBe(0);
       expect(state).toMatchObject({ phase: 'fresh', notModifiedCount: 0, kids: [issuer.kid] });
       await request(app.getHttpServer()).get('/me').set('Authorization', `Bearer ${forged}`).expect(401);

@@ -75,7 +75,9 @@ async function started(extra: Partial<JwksAuthModuleOptions> = {}, clock = new F
 
 const outcome = (p: Promise<unknown>) => p.then(() => 'ok', (e: Error) => e.constructor.name);
 
-afterEach(() => jest.restoreAllMocks());
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 describe('invalidate() and refresh() against a fetch already in flight (revocation race)', () => {
   it('invalidate() is not satisfied by a fetch that started before it: the revoked key stops verifying', async () => {

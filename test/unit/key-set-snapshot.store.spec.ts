@@ -3,7 +3,7 @@ import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import { readSnapshot, readSnapshotFile, writeSnapshot, type KeySetSnapshot } from '../../lib/store/key-set-snapshot.store';
+import { readSnapshotFile, writeSnapshot, type KeySetSnapshot } from '../../lib/store/key-set-snapshot.store';
 
 const URI = 'https://issuer.test/.well-known/jwks.json';
 const snapshot: KeySetSnapshot = {
@@ -32,7 +32,7 @@ describe('snapshot store: only our own file is trusted', () => {
   it('reads back what it wrote: owner-only file, no temp file left behind', async () => {
     await writeSnapshot(path, snapshot);
     expect(await readSnapshotFile(path, URI, MAX)).toEqual({ ok: true, snapshot });
-    expect(await readSnapshot(path, URI, MAX)).toEqual(snapshot);
+    expect(await readSnapshotFile(path, URI, MAX)).toEqual({ ok: true, snapshot });
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     expect(await readdir(dir)).toEqual(['jwks.json']);
   });
@@ -42,7 +42,7 @@ describe('snapshot store: only our own file is trusted', () => {
     await writeSnapshot(path, snapshot);
     await chown(path, 65534, 65534);
     expect(await readSnapshotFile(path, URI, MAX)).toEqual({ ok: false, reason: 'foreign-owner' });
-    expect(await readSnapshot(path, URI, MAX)).toBeNull();
+    expect((await readSnapshotFile(path, URI, MAX)).ok).toBe(false);
   });
 
   it('refuses a file writable by group or others, accepts one merely readable by them', async () => {
@@ -50,7 +50,7 @@ describe('snapshot store: only our own file is trusted', () => {
     for (const mode of [0o620, 0o602, 0o666, 0o777]) {
       await chmod(path, mode);
       expect([mode.toString(8), await readSnapshotFile(path, URI, MAX)]).toEqual([mode.toString(8), { ok: false, reason: 'writable-by-others' }]);
-      expect(await readSnapshot(path, URI, MAX)).toBeNull();
+      expect((await readSnapshotFile(path, URI, MAX)).ok).toBe(false);
     }
     await chmod(path, 0o644);
     expect(await readSnapshotFile(path, URI, MAX)).toMatchObject({ ok: true });
@@ -61,7 +61,7 @@ describe('snapshot store: only our own file is trusted', () => {
     await writeSnapshot(real, snapshot);
     await symlink(real, path);
     expect(await readSnapshotFile(path, URI, MAX)).toEqual({ ok: false, reason: 'symlink' });
-    expect(await readSnapshot(path, URI, MAX)).toBeNull();
+    expect((await readSnapshotFile(path, URI, MAX)).ok).toBe(false);
   });
 
   it('refuses a directory and a FIFO without blocking on it', async () => {
