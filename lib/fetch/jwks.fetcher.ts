@@ -1,5 +1,5 @@
-import { JwksFetchError } from '../errors/jwks.errors';
-import { freshnessFromHeaders, retryAfterFromHeaders } from './http-cache.headers';
+import { JwksFetchError } from '../errors/jwks.errors.js';
+import { freshnessFromHeaders, retryAfterFromHeaders } from './http-cache.headers.js';
 
 /** What one retrieval of the key set produced. */
 export type JwksFetchResult =
