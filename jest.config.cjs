@@ -9,6 +9,9 @@ module.exports = {
   roots: ['<rootDir>/lib', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   moduleNameMapper: {
+    // lib/ imports carry Node ESM's `.js` extensions (the published ESM build needs them);
+    // the sources are `.ts`, so strip the extension for relative imports.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
     '^nestjs-jwks-auth$': '<rootDir>/lib/index.ts',
     '^nestjs-jwks-auth/testing$': '<rootDir>/lib/testing/index.ts',
   },

@@ -1,22 +1,22 @@
-export { JwksAuthModule } from './jwks-auth.module';
-export { JWKS_AUTH_MODULE_OPTIONS } from './jwks-auth.module-definition';
-export { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, SUPPORTED_ALGORITHMS } from './jwks-auth.constants';
+export { JwksAuthModule } from './jwks-auth.module.js';
+export { JWKS_AUTH_MODULE_OPTIONS } from './jwks-auth.module-definition.js';
+export { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
 export type {
   JwksAuthModuleOptions,
   JwksCacheOptions,
   JwksFetchOptions,
   ResolvedJwksOptions,
-} from './interfaces/jwks-auth-options.interface';
-export { JwksCacheService, type JwksCacheState } from './services/jwks-cache.service';
-export type { Clock } from './cache/clock';
-export type { KeySetState, KeySetError } from './cache/key-set.state';
-export type { JwksFetcher, JwksFetchRequest, JwksFetchResult } from './fetch/jwks.fetcher';
-export { JwtVerifier } from './verify/jwt.verifier';
-export type { JwtClaims } from './verify/claims.validator';
-export type { VerificationKey } from './verify/jwk-set.parser';
-export { JwksAuthGuard } from './guards/jwks-auth.guard';
-export { JwksStrategy } from './passport/jwks.strategy';
-export { JwksHealthIndicator } from './health/jwks.health';
-export { Public } from './decorators/public.decorator';
-export { CurrentUser } from './decorators/current-user.decorator';
-export * from './errors/jwks.errors';
+} from './interfaces/jwks-auth-options.interface.js';
+export { JwksCacheService, type JwksCacheState } from './services/jwks-cache.service.js';
+export type { Clock } from './cache/clock.js';
+export type { KeySetState, KeySetError } from './cache/key-set.state.js';
+export type { JwksFetcher, JwksFetchRequest, JwksFetchResult } from './fetch/jwks.fetcher.js';
+export { JwtVerifier } from './verify/jwt.verifier.js';
+export type { JwtClaims } from './verify/claims.validator.js';
+export type { VerificationKey } from './verify/jwk-set.parser.js';
+export { JwksAuthGuard } from './guards/jwks-auth.guard.js';
+export { JwksStrategy } from './passport/jwks.strategy.js';
+export { JwksHealthIndicator } from './health/jwks.health.js';
+export { Public } from './decorators/public.decorator.js';
+export { CurrentUser } from './decorators/current-user.decorator.js';
+export * from './errors/jwks.errors.js';

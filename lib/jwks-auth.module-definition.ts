@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { JwksAuthModuleOptions } from './interfaces/jwks-auth-options.interface';
+import type { JwksAuthModuleOptions } from './interfaces/jwks-auth-options.interface.js';
 
 export const {
   ConfigurableModuleClass: ConfigurableJwksAuthModule,

@@ -1,21 +1,21 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { JWKS_CLOCK, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS } from './jwks-auth.constants';
+import { JWKS_CLOCK, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS } from './jwks-auth.constants.js';
 import {
   ConfigurableJwksAuthModule,
   JWKS_AUTH_ASYNC_OPTIONS_TYPE,
   JWKS_AUTH_MODULE_OPTIONS,
   JWKS_AUTH_OPTIONS_TYPE,
-} from './jwks-auth.module-definition';
-import type { JwksAuthModuleOptions, ResolvedJwksOptions } from './interfaces/jwks-auth-options.interface';
-import { resolveJwksOptions } from './options/options.validator';
-import { systemClock, type Clock } from './cache/clock';
-import { JwksCacheService } from './services/jwks-cache.service';
-import { httpJwksFetcher } from './fetch/jwks.fetcher';
-import { JwtVerifier } from './verify/jwt.verifier';
-import { JwksStrategy } from './passport/jwks.strategy';
-import { JwksAuthGuard } from './guards/jwks-auth.guard';
-import { JwksHealthIndicator } from './health/jwks.health';
+} from './jwks-auth.module-definition.js';
+import type { JwksAuthModuleOptions, ResolvedJwksOptions } from './interfaces/jwks-auth-options.interface.js';
+import { resolveJwksOptions } from './options/options.validator.js';
+import { systemClock, type Clock } from './cache/clock.js';
+import { JwksCacheService } from './services/jwks-cache.service.js';
+import { httpJwksFetcher } from './fetch/jwks.fetcher.js';
+import { JwtVerifier } from './verify/jwt.verifier.js';
+import { JwksStrategy } from './passport/jwks.strategy.js';
+import { JwksAuthGuard } from './guards/jwks-auth.guard.js';
+import { JwksHealthIndicator } from './health/jwks.health.js';
 
 const providers: Provider[] = [
   {

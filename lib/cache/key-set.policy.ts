@@ -1,4 +1,4 @@
-import type { KeySetError, KeySetState } from './key-set.state';
+import type { KeySetError, KeySetState } from './key-set.state.js';
 
 /**
  * The key-set policy: pure functions of (state, now, options) with no I/O, no Nest and no timers.

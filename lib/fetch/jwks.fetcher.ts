@@ -1,6 +1,6 @@
-import { JwksFetchError } from '../errors/jwks.errors';
-import { JWKS_DEFAULTS } from '../jwks-auth.constants';
-import { freshnessFromHeaders, retryAfterFromHeaders } from './http-cache.headers';
+import { JwksFetchError } from '../errors/jwks.errors.js';
+import { JWKS_DEFAULTS } from '../jwks-auth.constants.js';
+import { freshnessFromHeaders, retryAfterFromHeaders } from './http-cache.headers.js';
 
 /** What one retrieval of the key set produced. */
 export type JwksFetchResult =

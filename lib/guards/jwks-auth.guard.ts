@@ -1,10 +1,10 @@
 import { Injectable, Logger, Optional, UnauthorizedException, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard, AuthModuleOptions } from '@nestjs/passport';
-import { IS_PUBLIC_KEY, JWKS_STRATEGY_NAME } from '../jwks-auth.constants';
-import { JwtVerificationError, TokenMalformedError, TokenMissingError } from '../errors/jwks.errors';
-import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier';
-import { RefusalLog } from './refusal.log';
+import { IS_PUBLIC_KEY, JWKS_STRATEGY_NAME } from '../jwks-auth.constants.js';
+import { JwtVerificationError, TokenMalformedError, TokenMissingError } from '../errors/jwks.errors.js';
+import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier.js';
+import { RefusalLog } from './refusal.log.js';
 
 const CHALLENGE = 'Bearer error="invalid_token"';
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { HealthIndicatorResult } from '@nestjs/terminus';
-import { JwksCacheService } from '../services/jwks-cache.service';
-import { JwksMissingDependencyError } from '../errors/jwks.errors';
+import { JwksCacheService } from '../services/jwks-cache.service.js';
+import { JwksMissingDependencyError } from '../errors/jwks.errors.js';
 
 type TerminusModule = typeof import('@nestjs/terminus');
 let terminus: Promise<TerminusModule> | undefined;

@@ -1,6 +1,6 @@
-import { JWKS_DEFAULTS, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants';
-import { JwksOptionsError } from '../errors/jwks.errors';
-import type { JwksAuthModuleOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface';
+import { JWKS_DEFAULTS, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
+import { JwksOptionsError } from '../errors/jwks.errors.js';
+import type { JwksAuthModuleOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 

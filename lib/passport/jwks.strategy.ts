@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy, type StrategyOptionsWithRequest } from 'passport-jwt';
-import { JWKS_RESOLVED_OPTIONS, JWKS_STRATEGY_NAME } from '../jwks-auth.constants';
-import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface';
-import { JwtVerifier } from '../verify/jwt.verifier';
-import type { JwtClaims } from '../verify/claims.validator';
+import { JWKS_RESOLVED_OPTIONS, JWKS_STRATEGY_NAME } from '../jwks-auth.constants.js';
+import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import { JwtVerifier } from '../verify/jwt.verifier.js';
+import type { JwtClaims } from '../verify/claims.validator.js';
 
 /**
  * Passport strategy `'jwks'` for apps that compose Passport strategies (`AuthGuard(['jwks', ...])`).

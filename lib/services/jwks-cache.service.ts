@@ -1,6 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS } from '../jwks-auth.constants';
+import { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS } from '../jwks-auth.constants.js';
 import {
   JwksArgumentError,
   JwksFetchError,
@@ -13,15 +13,15 @@ import {
   KeyWaitTimeoutError,
   type JwksFetchErrorKind,
   type JwtVerificationError,
-} from '../errors/jwks.errors';
-import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface';
-import type { JwksFetcher } from '../fetch/jwks.fetcher';
-import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser';
-import { SAFE_KID } from '../verify/kid';
-import type { KeyResolver } from '../verify/jwt.verifier';
-import { readSnapshotFile, writeSnapshot } from '../store/key-set-snapshot.store';
-import type { Clock, TimerHandle } from '../cache/clock';
-import { initialKeySetState, type KeySetError, type KeySetState } from '../cache/key-set.state';
+} from '../errors/jwks.errors.js';
+import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
+import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser.js';
+import { SAFE_KID } from '../verify/kid.js';
+import type { KeyResolver } from '../verify/jwt.verifier.js';
+import { readSnapshotFile, writeSnapshot } from '../store/key-set-snapshot.store.js';
+import type { Clock, TimerHandle } from '../cache/clock.js';
+import { initialKeySetState, type KeySetError, type KeySetState } from '../cache/key-set.state.js';
 import {
   decideLookup,
   decideRefresh,
@@ -41,7 +41,7 @@ import {
   type KeySetPhase,
   type KeySetPolicyOptions,
   type LookupFailure,
-} from '../cache/key-set.policy';
+} from '../cache/key-set.policy.js';
 
 /** A read-only view of the cache, for callers, health and metrics. */
 export interface JwksCacheState {

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../cache/clock';
+import type { Clock, TimerHandle } from '../cache/clock.js';
 
 interface Timer {
   id: number;

@@ -5,7 +5,7 @@ import {
   TokenTooOldError,
   TokenExpiredError,
   TokenNotYetValidError,
-} from '../errors/jwks.errors';
+} from '../errors/jwks.errors.js';
 
 /** The verified claims handed to route handlers as `request.user`. */
 export interface JwtClaims {

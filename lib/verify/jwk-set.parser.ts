@@ -1,8 +1,8 @@
 import { createPublicKey, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
-import { JwksFetchError } from '../errors/jwks.errors';
-import { ALGORITHM_SPECS, verifyInput } from './algorithms';
-import { SAFE_KID } from './kid';
-import { isAcceptableRsaKey } from './rsa-key.checks';
+import { JwksFetchError } from '../errors/jwks.errors.js';
+import { ALGORITHM_SPECS, verifyInput } from './algorithms.js';
+import { SAFE_KID } from './kid.js';
+import { isAcceptableRsaKey } from './rsa-key.checks.js';
 
 /** One usable public key from the set, parsed once, never per request. */
 export interface VerificationKey {

@@ -1,17 +1,17 @@
-import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface';
-import { JwksAuthError, TokenTypeError } from '../errors/jwks.errors';
-import type { Clock } from '../cache/clock';
-import { validateClaims, type ClaimsPolicy, type JwtClaims } from './claims.validator';
-import type { VerificationKey } from './jwk-set.parser';
-import { verifySignature } from './signature.verifier';
-import { decodeClaims, parseJws, type ParsedHeader, type ParsedJws } from './token.parser';
+import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import { JwksAuthError, TokenTypeError } from '../errors/jwks.errors.js';
+import type { Clock } from '../cache/clock.js';
+import { validateClaims, type ClaimsPolicy, type JwtClaims } from './claims.validator.js';
+import type { VerificationKey } from './jwk-set.parser.js';
+import { verifySignature } from './signature.verifier.js';
+import { decodeClaims, parseJws, type ParsedHeader, type ParsedJws } from './token.parser.js';
 
 /**
  * Header segments of genuine tokens, parsed once: an IdP signs every token of a key with the
  * same header bytes. Only headers of tokens that verified go in, so an attacker cannot fill it.
  */
 const KNOWN_HEADERS_MAX = 32;
-import { VerifiedTokenCache } from './verified-token.cache';
+import { VerifiedTokenCache } from './verified-token.cache.js';
 
 /** Where the verifier gets candidate keys: the cache service, which may refetch on a miss. */
 export interface KeyResolver {

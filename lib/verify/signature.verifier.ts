@@ -1,8 +1,8 @@
 import { verify as cryptoVerify } from 'node:crypto';
-import { KeyMismatchError, SignatureInvalidError, TokenMalformedError } from '../errors/jwks.errors';
-import { ALGORITHM_SPECS } from './algorithms';
-import type { VerificationKey } from './jwk-set.parser';
-import type { ParsedJws } from './token.parser';
+import { KeyMismatchError, SignatureInvalidError, TokenMalformedError } from '../errors/jwks.errors.js';
+import { ALGORITHM_SPECS } from './algorithms.js';
+import type { VerificationKey } from './jwk-set.parser.js';
+import type { ParsedJws } from './token.parser.js';
 
 /**
  * Checks the signature of a parsed JWS against the candidate keys for its kid. Only a key whose

@@ -1,5 +1,5 @@
-import { AlgorithmNotAllowedError, TokenMalformedError } from '../errors/jwks.errors';
-import { SAFE_KID } from './kid';
+import { AlgorithmNotAllowedError, TokenMalformedError } from '../errors/jwks.errors.js';
+import { SAFE_KID } from './kid.js';
 
 /** A JWS header that passed the cheap checks. */
 export interface ParsedHeader {

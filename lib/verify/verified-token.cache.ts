@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as nodeCrypto from 'node:crypto';
-import type { JwtClaims } from './claims.validator';
-import type { VerificationKey } from './jwk-set.parser';
+import type { JwtClaims } from './claims.validator.js';
+import type { VerificationKey } from './jwk-set.parser.js';
 
 interface Entry {
   readonly claims: JwtClaims;
