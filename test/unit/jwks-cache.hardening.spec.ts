@@ -11,7 +11,6 @@ import {
   KeyNotFoundError,
   KeyRevokedError,
   KeySetUnavailableError,
-  KeyWaitTimeoutError,
 } from '../../lib/errors/jwks.errors';
 import type { JwksAuthModuleOptions } from '../../lib/interfaces/jwks-auth-options.interface';
 import type { JwksFetcher, JwksFetchResult } from '../../lib/fetch/jwks.fetcher';
