@@ -18,5 +18,6 @@ export { JwksAuthGuard } from './guards/jwks-auth.guard';
 export { JwksStrategy } from './passport/jwks.strategy';
 export { JwksHealthIndicator } from './health/jwks.health';
 export { Public } from './decorators/public.decorator';
+export { JWKS_PUBLIC_KEY } from './decorators/public.decorator';
 export { CurrentUser } from './decorators/current-user.decorator';
 export * from './errors/jwks.errors';
