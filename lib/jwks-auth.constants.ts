@@ -70,6 +70,11 @@ export const JWKS_DEFAULTS = {
   fetchTimeoutMs: 5_000,
   /** Largest JWKS body we read; real sets are a few KiB (Nimbus caps at 50 KiB). */
   maxResponseBytes: 512 * 1024,
+  /**
+   * Longest content type quoted in a fetch error (media type only, sanitised): every registered
+   * media type fits, and a hostile header cannot fill the log.
+   */
+  maxLoggedContentTypeChars: 64,
   /** Most keys we keep from one set; IdPs publish 2 to 10. */
   maxKeys: 100,
   /** Tokens above this size are refused before any decoding: access tokens are well under 4 KiB. */

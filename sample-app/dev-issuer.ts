@@ -27,6 +27,8 @@ export function printTryIt(issuer: TestIssuer, baseUrl: string): void {
     `  curl -i ${baseUrl}/profile -H "Authorization: Bearer ${expired}"   # 401: expired`,
     `  curl -i ${baseUrl}/health`,
     `  curl -i -X POST ${baseUrl}/admin/jwks/refresh -H "Authorization: Bearer ${admin}"`,
+    `  curl -i -X POST ${baseUrl}/admin/jwks/revoke/${issuer.kid} -H "Authorization: Bearer ${admin}"   # then /profile answers 401`,
+    `  curl -i -X POST ${baseUrl}/admin/jwks/restore/${issuer.kid} -H "Authorization: Bearer ${admin}"`,
     '',
   ];
   console.log(lines.join('\n'));

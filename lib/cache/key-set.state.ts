@@ -29,6 +29,11 @@ export interface KeySetState {
   /** Earliest next upstream attempt (backoff, Retry-After, x-ratelimit-reset). */
   notBefore: number;
   lastError: KeySetError | null;
+  /**
+   * Kids refused by `revokeKey()` whatever the IdP publishes, until `restoreKey()`. Part of the
+   * key set's state (not of one fetch), so a refetch that still lists a kid cannot bring it back.
+   */
+  revokedKids: readonly string[];
   fetchCount: number;
   notModifiedCount: number;
 }
@@ -45,6 +50,7 @@ export function initialKeySetState(): KeySetState {
     failures: 0,
     notBefore: 0,
     lastError: null,
+    revokedKids: [],
     fetchCount: 0,
     notModifiedCount: 0,
   };

@@ -1,4 +1,5 @@
 import { JwksFetchError } from '../errors/jwks.errors';
+import { JWKS_DEFAULTS } from '../jwks-auth.constants';
 import { freshnessFromHeaders, retryAfterFromHeaders } from './http-cache.headers';
 
 /** What one retrieval of the key set produced. */
@@ -23,8 +24,12 @@ export type JwksFetcher = (request: JwksFetchRequest) => Promise<JwksFetchResult
 
 /**
  * Bounded HTTP retrieval on Node's built-in fetch (undici): one timeout over connect, headers and
- * body; no redirects (a redirect could point the keys anywhere); JSON only; the body read as a
- * stream and abandoned at the size cap, so a hostile endpoint cannot grow our memory.
+ * body; no redirects (a redirect could point the keys anywhere); the body read as a stream and
+ * abandoned at the size cap, so a hostile endpoint cannot grow our memory. Any content type is
+ * accepted when the body is a JWK Set (storage buckets and static servers serve
+ * `application/octet-stream`, `binary/octet-stream` or `text/plain`, as jose and jwks-rsa accept);
+ * a leading UTF-8 BOM is dropped. Errors name the status and the (sanitised) content type received,
+ * never the body or another header.
  */
 export const httpJwksFetcher: JwksFetcher = async ({ uri, etag, timeoutMs, maxResponseBytes, now }) => {
   const abort = new AbortController();
@@ -46,38 +51,80 @@ export const httpJwksFetcher: JwksFetcher = async ({ uri, etag, timeoutMs, maxRe
       throw new JwksFetchError(`JWKS request failed: ${describeNetworkError(err)}`, 'network');
     }
     const h = response.headers;
-    const maxAgeMs = freshnessFromHeaders(h.get('cache-control'), h.get('expires'), h.get('date'), now);
-    if (response.status === 304 && etag) {
+    const status = response.status;
+    const received = describeResponse(status, h.get('content-type'));
+    const maxAgeMs = freshnessFromHeaders(h.get('cache-control'), h.get('expires'), h.get('date'), now, h.get('age'));
+    if (status === 304) {
       await response.body?.cancel();
-      return { kind: 'not-modified', etag: h.get('etag') ?? etag, maxAgeMs };
+      // Only the set we asked about (If-None-Match) can be "not modified"; a bare 304 revalidates nothing.
+      if (etag) return { kind: 'not-modified', etag: h.get('etag') ?? etag, maxAgeMs };
+      throw new JwksFetchError(`JWKS endpoint answered 304 to an unconditional request (${received})`, 'status', status);
     }
-    if (response.status >= 300 && response.status < 400) {
+    if (status >= 300 && status < 400) {
       await response.body?.cancel();
-      throw new JwksFetchError(`JWKS endpoint answered ${response.status}; redirects are not followed`, 'redirect', response.status);
+      throw new JwksFetchError(`JWKS endpoint answered ${status}; redirects are not followed (${received})`, 'redirect', status);
     }
-    if (response.status !== 200) {
+    if (status !== 200) {
       await response.body?.cancel();
       const retryAfterMs = retryAfterFromHeaders(h.get('retry-after'), h.get('x-ratelimit-reset'), now);
-      throw new JwksFetchError(`JWKS endpoint answered ${response.status}`, 'status', response.status, retryAfterMs);
-    }
-    const type = h.get('content-type');
-    if (type !== null && !/^application\/([\w.+-]+\+)?json\b/i.test(type.trim())) {
-      await response.body?.cancel();
-      throw new JwksFetchError('JWKS response is not JSON (content-type)', 'content-type', 200);
+      throw new JwksFetchError(`JWKS endpoint answered ${status} (${received})`, 'status', status, retryAfterMs);
     }
     const declared = Number(h.get('content-length'));
     if (Number.isFinite(declared) && declared > maxResponseBytes) {
       await response.body?.cancel();
-      throw new JwksFetchError(`JWKS response of ${declared} bytes exceeds the ${maxResponseBytes}-byte cap`, 'too-large', 200);
+      throw new JwksFetchError(`JWKS response declares more than the ${maxResponseBytes}-byte cap (${received})`, 'too-large', status);
     }
-    const text = await readCapped(response, maxResponseBytes, abort, timeoutMs);
+    const text = withoutBom(await readCapped(response, maxResponseBytes, abort, timeoutMs, received));
+    checkJwkSetShape(text, h.get('content-type'), received);
     return { kind: 'ok', jwks: text, etag: h.get('etag'), maxAgeMs };
   } finally {
     clearTimeout(timer);
   }
 };
 
-async function readCapped(response: Response, cap: number, abort: AbortController, timeoutMs: number): Promise<string> {
+/** A UTF-8 BOM (Windows editors, some static servers) is not JSON; JSON.parse would refuse it. */
+function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+const JSON_TYPE = /^application\/([\w.+-]+\+)?json$/;
+
+/**
+ * The body must be a JSON object with a `keys` array, whatever its content type; the keys
+ * themselves are checked by the parser. A body that is not JSON and was not served as JSON (an
+ * HTML login or error page) is a `content-type` failure; JSON of the wrong shape is `parse`.
+ */
+function checkJwkSetShape(text: string, contentType: string | null, received: string): void {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    const servedAsJson = contentType === null || JSON_TYPE.test(mediaType(contentType));
+    throw new JwksFetchError(`JWKS response is not JSON (${received})`, servedAsJson ? 'parse' : 'content-type', 200);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !Array.isArray((doc as { keys?: unknown }).keys)) {
+    throw new JwksFetchError(`JWKS response is JSON but not a JWK Set: no "keys" array (${received})`, 'parse', 200);
+  }
+}
+
+/** The media type alone, lower-cased, without parameters. */
+function mediaType(contentType: string): string {
+  const semicolon = contentType.indexOf(';');
+  return (semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+}
+
+/**
+ * "status 200, content-type text/plain" for error messages: the media type only, restricted to
+ * the characters a media type may hold, truncated; nothing else from the response.
+ */
+function describeResponse(status: number, contentType: string | null): string {
+  if (contentType === null) return `status ${status}, no content-type`;
+  const cap = JWKS_DEFAULTS.maxLoggedContentTypeChars;
+  const type = mediaType(contentType.slice(0, cap + 1)).replace(/[^a-z0-9!#$&^_.+/-]/g, '?');
+  return `status ${status}, content-type ${type.length > cap ? `${type.slice(0, cap)}...` : type || '(empty)'}`;
+}
+
+async function readCapped(response: Response, cap: number, abort: AbortController, timeoutMs: number, received: string): Promise<string> {
   if (!response.body) return '';
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -89,14 +136,14 @@ async function readCapped(response: Response, cap: number, abort: AbortControlle
       size += value.byteLength;
       if (size > cap) {
         abort.abort();
-        throw new JwksFetchError(`JWKS response exceeds the ${cap}-byte cap`, 'too-large', 200);
+        throw new JwksFetchError(`JWKS response exceeds the ${cap}-byte cap (${received})`, 'too-large', 200);
       }
       chunks.push(value);
     }
   } catch (err) {
     if (err instanceof JwksFetchError) throw err;
-    if (abort.signal.aborted) throw new JwksFetchError(`JWKS body not received within ${timeoutMs} ms`, 'timeout', 200);
-    throw new JwksFetchError(`JWKS body could not be read: ${describeNetworkError(err)}`, 'network', 200);
+    if (abort.signal.aborted) throw new JwksFetchError(`JWKS body not received within ${timeoutMs} ms (${received})`, 'timeout', 200);
+    throw new JwksFetchError(`JWKS body could not be read: ${describeNetworkError(err)} (${received})`, 'network', 200);
   } finally {
     reader.releaseLock();
   }

@@ -39,4 +39,32 @@ describe('sample-app against its embedded dev issuer', () => {
     expect(issuer.requestCount).toBe(before + 1);
     expect(res.body).toMatchObject({ phase: 'fresh', keyCount: 1 });
   });
+
+  it('lets an admin revoke a key at once and restore it', async () => {
+    const http = request(app.getHttpServer());
+    const first = issuer.kid;
+    const user = `Bearer ${issuer.sign({ sub: 'alice' })}`;
+    // the admin's token is signed with a second published key, which stays trusted
+    const admin = `Bearer ${issuer.sign({ scope: 'jwks:admin' }, { kid: issuer.addKey() })}`;
+    await http.get('/profile').set('Authorization', user).expect(200);
+    const revoked = await http.post(`/admin/jwks/revoke/${first}`).set('Authorization', admin).expect(200);
+    expect(revoked.body.revokedKids).toEqual([first]);
+    await http.get('/profile').set('Authorization', user).expect(401);
+    await http.post('/admin/jwks/revoke/bad%20kid').set('Authorization', admin).expect(400);
+    await http.post(`/admin/jwks/restore/${first}`).set('Authorization', admin).expect(200);
+    await http.get('/profile').set('Authorization', user).expect(200);
+  });
+
+  it('answers 429 with Retry-After instead of refreshing while the IdP asks us to wait', async () => {
+    const http = request(app.getHttpServer());
+    const admin = `Bearer ${issuer.sign({ scope: 'jwks:admin' })}`;
+    issuer.queueFaults({ status: 429, headers: { 'retry-after': '600' } });
+    await http.post('/admin/jwks/refresh').set('Authorization', admin).expect(200); // this one meets the 429
+    const before = issuer.requestCount;
+    for (let i = 0; i < 20; i++) {
+      const res = await http.post('/admin/jwks/refresh').set('Authorization', admin).expect(429);
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(590);
+    }
+    expect(issuer.requestCount).toBe(before);
+  });
 });
