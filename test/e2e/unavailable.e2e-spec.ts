@@ -54,6 +54,17 @@ describe('no usable key set over HTTP', () => {
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 
+  it("passes on the IdP's own Retry-After: the next fetch attempt is that far away", async () => {
+    issuer.setFault({ status: 503, headers: { 'retry-after': '120' } });
+    const http = await boot();
+    const res = await http.get('/me').set('Authorization', `Bearer ${issuer.sign()}`).expect(503);
+    expect(lastUnavailable().retryAfterMs).toBe(120_000);
+    expect(res.headers['retry-after']).toBe('120');
+    await clock.advance(60_000);
+    const later = await http.get('/me').set('Authorization', `Bearer ${issuer.sign()}`).expect(503);
+    expect(later.headers['retry-after']).toBe('60');
+  });
+
   it('answers 503 on a route left to the global guard too', async () => {
     const http = await boot({ globalGuard: true });
     const res = await http.get('/unguarded').set('Authorization', `Bearer ${issuer.sign()}`).expect(503);
