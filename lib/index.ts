@@ -18,5 +18,6 @@ export { JwksAuthGuard } from './guards/jwks-auth.guard.js';
 export { JwksStrategy } from './passport/jwks.strategy.js';
 export { JwksHealthIndicator } from './health/jwks.health.js';
 export { Public } from './decorators/public.decorator.js';
+export { JWKS_PUBLIC_KEY } from './decorators/public.decorator.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';
 export * from './errors/jwks.errors.js';

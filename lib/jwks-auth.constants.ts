@@ -111,6 +111,27 @@ export const JWKS_STRATEGY_NAME = 'jwks';
 
 /** Metadata key set by `@Public()`. */
 export const IS_PUBLIC_KEY = 'jwks-auth:isPublic';
+/**
+ * Metadata key of the `@Public()` in the NestJS authentication docs (`SetMetadata('isPublic', true)`),
+ * also honoured: an app that already marks its open routes that way needs no second decorator.
+ */
+export const DOCS_IS_PUBLIC_KEY = 'isPublic';
+
+/**
+ * Window of the refusal log: one debug line per error code, and one spike check, per 10 s. A
+ * token flood must not become a log flood, and 10 s is short enough to see when it started.
+ */
+export const REFUSAL_LOG_WINDOW_MS = 10_000;
+/**
+ * Refusals per window above which one `log`-level summary is written: 10 a second is far above
+ * the trickle of expired tokens a healthy API sees, so a 401 storm shows without debug logging.
+ */
+export const REFUSAL_SPIKE_THRESHOLD = 100;
+/**
+ * `Retry-After` (seconds) of a 503 when the refusal does not say when the next fetch is due:
+ * while no set is held, fetches are retried at most `unavailableRetryMaxMs` apart.
+ */
+export const UNAVAILABLE_RETRY_AFTER_SEC = Math.ceil(JWKS_DEFAULTS.unavailableRetryMaxMs / 1000);
 
 /** Injection token of the validated, defaulted options (`ResolvedJwksOptions`). */
 export const JWKS_RESOLVED_OPTIONS = Symbol('JWKS_RESOLVED_OPTIONS');

@@ -1,31 +1,51 @@
-import { Injectable, Logger, Optional, UnauthorizedException, type ExecutionContext } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  ServiceUnavailableException,
+  UnauthorizedException,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard, AuthModuleOptions } from '@nestjs/passport';
-import { IS_PUBLIC_KEY, JWKS_STRATEGY_NAME } from '../jwks-auth.constants.js';
-import { JwtVerificationError, TokenMalformedError, TokenMissingError } from '../errors/jwks.errors.js';
+import { DOCS_IS_PUBLIC_KEY, IS_PUBLIC_KEY, JWKS_DEFAULTS, JWKS_RESOLVED_OPTIONS, JWKS_STRATEGY_NAME } from '../jwks-auth.constants.js';
+import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import { JwtVerificationError, KeySetUnavailableError, TokenMissingError } from '../errors/jwks.errors.js';
 import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier.js';
+import { extractBearerToken } from './authorization.header.js';
+import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, retryAfterSeconds } from './refusal.headers.js';
 import { RefusalLog } from './refusal.log.js';
 
-const CHALLENGE = 'Bearer error="invalid_token"';
-const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
-
-interface HttpRequestLike {
-  headers?: Record<string, string | string[] | undefined>;
-  user?: unknown;
-}
+type HeaderSink = { setHeader?: (name: string, value: string) => void; header?: (name: string, value: string) => void };
 
 /**
  * Protects routes with a bearer token verified against the issuer's JWKS.
  *
  * Extends `AuthGuard('jwks')` so it keeps Passport's shape (`getRequest`, `handleRequest` can be
  * overridden as usual) but calls `JwtVerifier` directly instead of `passport.authenticate`, which
- * costs more per request than the signature check itself. Honours `@Public()`. Refusals are a
- * generic 401 with an RFC 6750 challenge; the reason goes to the debug log, by error code only.
+ * costs more per request than the signature check itself. Honours `@Public()` (ours, and the
+ * NestJS docs' `'isPublic'` metadata).
+ *
+ * Refusals: a generic 401 with an RFC 6750 challenge (`Bearer` when no bearer token was sent,
+ * `Bearer error="invalid_token"` when one was refused); the reason goes to the debug log, by error
+ * code only. When no usable key set is held, a presented token gets 503 with `Retry-After`
+ * instead (the token is not at fault), unless `unavailableStatus` is 401.
  */
 @Injectable()
 export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
   protected readonly logger = new Logger('JwksAuthGuard');
   private readonly refusalLog = new RefusalLog(this.logger);
+  /** Per controller class, per handler: whether the route is public. Metadata is fixed once decorated. */
+  private readonly publicRoutes = new WeakMap<object, WeakMap<object, boolean>>();
+
+  /**
+   * Property-injected, so a subclass with a constructor of its own still honours the options.
+   * Absent when the guard is built by hand: the defaults apply.
+   */
+  @Optional()
+  @Inject(JWKS_RESOLVED_OPTIONS)
+  protected readonly resolvedOptions?: ResolvedJwksOptions;
 
   constructor(
     protected readonly reflector: Reflector,
@@ -41,7 +61,8 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
    */
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.shouldSkip(context)) return true;
-    const request: HttpRequestLike = this.getRequest(context);
+    // Outside HTTP this is whatever the transport passes first (a payload, a socket, nothing).
+    const request: unknown = this.getRequest(context);
     let result: VerifiedToken | Promise<VerifiedToken>;
     try {
       result = this.verifier.verifyOrDefer(this.extractToken(request));
@@ -57,21 +78,36 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
     return this.conclude(context, request, null, result.claims);
   }
 
-  private conclude(context: ExecutionContext, request: HttpRequestLike, error: unknown, user: unknown): true {
+  private conclude(context: ExecutionContext, request: unknown, error: unknown, user: unknown): true {
+    let accepted: unknown;
     try {
-      request.user = this.handleRequest(error, user, error, context);
-      return true;
+      accepted = this.handleRequest(error, user, error, context);
     } catch (err) {
-      if (err instanceof UnauthorizedException) this.setChallenge(context);
+      this.setRefusalHeaders(context, error, err);
       throw err;
     }
+    if (typeof request === 'object' && request !== null) {
+      try {
+        (request as { user?: unknown }).user = accepted;
+      } catch {
+        // A frozen or proxied non-HTTP payload: the handler could not see who called. Refuse.
+        this.refusalLog.refused('request object not writable', true);
+        throw new UnauthorizedException();
+      }
+    }
+    return true;
   }
 
-  /** Same contract as `AuthGuard.handleRequest`: return the user or throw. */
+  /**
+   * Same contract as `AuthGuard.handleRequest`: return the user or throw. Throws
+   * `ServiceUnavailableException` when no usable key set is held (see `unavailableStatus`), else
+   * `UnauthorizedException`; both with Nest's generic body.
+   */
   override handleRequest<TUser = unknown>(err: unknown, user: unknown, _info?: unknown, _context?: ExecutionContext): TUser {
     if (err || !user) {
       if (err instanceof JwtVerificationError) {
         this.refusalLog.refused(err.code);
+        if (err instanceof KeySetUnavailableError && this.unavailableStatus() === 503) throw new ServiceUnavailableException();
       } else if (err) {
         // Not a verification outcome: a bug or an infrastructure fault. Log it, still answer 401.
         this.refusalLog.refused((err as Error)?.name ?? 'error', true);
@@ -81,25 +117,53 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
     return user as TUser;
   }
 
-  /** `@Public()` on the handler or its controller skips authentication. */
+  /** `@Public()` on the handler or its controller skips authentication; so does the NestJS docs' `'isPublic'`. */
   protected shouldSkip(context: ExecutionContext): boolean {
-    return this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [context.getHandler(), context.getClass()]) === true;
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    // Two metadata reads per key and request otherwise; decorators run once, at class definition.
+    if (typeof handler !== 'function' || typeof controller !== 'function') {
+      return this.readPublic([handler, controller].filter((t) => typeof t === 'function'));
+    }
+    let byHandler = this.publicRoutes.get(controller);
+    if (byHandler === undefined) this.publicRoutes.set(controller, (byHandler = new WeakMap()));
+    let isPublic = byHandler.get(handler);
+    if (isPublic === undefined) byHandler.set(handler, (isPublic = this.readPublic([handler, controller])));
+    return isPublic;
   }
 
-  /** The bearer token of the Authorization header (RFC 6750 §2.1). */
-  protected extractToken(request: HttpRequestLike): string {
-    const header = request.headers?.authorization;
-    if (header === undefined) throw new TokenMissingError('no Authorization header');
-    if (typeof header !== 'string') throw new TokenMalformedError('more than one Authorization header');
-    const match = BEARER.exec(header);
-    if (!match) throw new TokenMalformedError('Authorization header is not a bearer token');
-    return match[1];
+  private readPublic(targets: Parameters<Reflector['getAllAndOverride']>[1]): boolean {
+    return (
+      this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets) === true ||
+      this.reflector.getAllAndOverride<boolean>(DOCS_IS_PUBLIC_KEY, targets) === true
+    );
   }
 
-  protected setChallenge(context: ExecutionContext): void {
+  /**
+   * The bearer token of the Authorization header (RFC 6750 §2.1). A header sent twice is refused:
+   * Node keeps the first, a proxy may have read the last.
+   */
+  protected extractToken(request: unknown): string {
+    return extractBearerToken(request);
+  }
+
+  private unavailableStatus(): 401 | 503 {
+    return this.resolvedOptions?.unavailableStatus ?? JWKS_DEFAULTS.unavailableStatus;
+  }
+
+  /** The challenge of a 401 (RFC 6750 §3.1) or the `Retry-After` of a 503, by why the token was refused. */
+  private setRefusalHeaders(context: ExecutionContext, reason: unknown, thrown: unknown): void {
+    if (thrown instanceof UnauthorizedException) {
+      this.setHeader(context, 'WWW-Authenticate', reason instanceof TokenMissingError ? CHALLENGE_NO_TOKEN : CHALLENGE_INVALID_TOKEN);
+    } else if (thrown instanceof ServiceUnavailableException && reason instanceof KeySetUnavailableError) {
+      this.setHeader(context, 'Retry-After', String(retryAfterSeconds(reason.retryAfterMs)));
+    }
+  }
+
+  protected setHeader(context: ExecutionContext, name: string, value: string): void {
     if (context.getType() !== 'http') return;
-    const response = context.switchToHttp().getResponse<{ setHeader?: (n: string, v: string) => void; header?: (n: string, v: string) => void }>();
-    if (typeof response?.setHeader === 'function') response.setHeader('WWW-Authenticate', CHALLENGE);
-    else if (typeof response?.header === 'function') response.header('WWW-Authenticate', CHALLENGE);
+    const response = context.switchToHttp().getResponse<HeaderSink | undefined>();
+    if (typeof response?.setHeader === 'function') response.setHeader(name, value);
+    else if (typeof response?.header === 'function') response.header(name, value);
   }
 }

@@ -26,6 +26,7 @@ import {
   decideLookup,
   decideRefresh,
   isCoolingDown,
+  isUsable,
   nextRefreshAt,
   onFetchFailure,
   onFetchStart,
@@ -335,7 +336,11 @@ export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, On
     this.waiters++;
     try {
       const outcome = await Promise.race([flight.done, this.deadlineOf(flight)]);
-      if (outcome === 'timeout') throw new KeyWaitTimeoutError(`no answer from the JWKS endpoint within maxWaitMs (${this.policy.maxWaitMs} ms)`);
+      if (outcome === 'timeout') {
+        // Without a usable set the server cannot verify anything: that is an outage (503), not this token's fault.
+        if (!isUsable(this.state, this.clock.now(), this.policy)) throw this.failure('unavailable');
+        throw new KeyWaitTimeoutError(`no answer from the JWKS endpoint within maxWaitMs (${this.policy.maxWaitMs} ms)`);
+      }
     } finally {
       this.waiters--;
     }

@@ -27,7 +27,9 @@ describe('globalGuard: true', () => {
 
       it('protects every route without @UseGuards', async () => {
         const res = await request(app.getHttpServer()).get('/unguarded').expect(401);
-        expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+        expect(res.headers['www-authenticate']).toBe('Bearer');
+        const bad = await request(app.getHttpServer()).get('/unguarded').set('Authorization', 'Bearer a.b.c').expect(401);
+        expect(bad.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
         await request(app.getHttpServer()).get('/unguarded').set('Authorization', `Bearer ${issuer.sign()}`).expect(200);
       });
 

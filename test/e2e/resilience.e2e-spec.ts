@@ -195,7 +195,7 @@ describe('resilience against a failing, slow, rate-limiting or hostile JWKS endp
     await get(valid).expect(200); // stale, still served
     await clock.advance(120_000);
     expect(cache.getState().phase).toBe('expired');
-    await get(valid).expect(401);
+    await get(valid).expect(503);
     issuer.clearFault();
     await clock.advance(60_000);
     await waitFor(() => cache.getState().phase === 'fresh');

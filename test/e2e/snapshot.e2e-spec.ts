@@ -87,7 +87,8 @@ describe('cache.snapshotPath: warm start from the last good set', () => {
       const app = await boot(path);
       const cache = app.get(JwksCacheService);
       expect(cache.getState().phase).toBe('empty');
-      await request(app.getHttpServer()).get('/me').set('Authorization', `Bearer ${forged}`).expect(401);
+      // No usable set: 503 (the planted key did not verify it, which would be a 200).
+      await request(app.getHttpServer()).get('/me').set('Authorization', `Bearer ${forged}`).expect(503);
       const state = await cache.refresh({ force: true }); // the IdP is back (force: we are inside the 503 backoff): its real set, not a 304 on the planted one
       expect(issuer.notModifiedCount).toBe(0);
       expect(state).toMatchObject({ phase: 'fresh', notModifiedCount: 0, kids: [issuer.kid] });

@@ -14,14 +14,14 @@ describe('warm-up at bootstrap', () => {
     await issuer.close();
   });
 
-  it('starts anyway when the IdP is down, answers 401 meanwhile, and recovers in the background', async () => {
+  it('starts anyway when the IdP is down, answers 503 meanwhile, and recovers in the background', async () => {
     issuer.setFault({ status: 500 });
     const clock = new FakeClock();
     const app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer))] }, { clock });
     const cache = app.get(JwksCacheService);
     expect(cache.getState()).toMatchObject({ phase: 'empty', consecutiveFailures: 1, lastError: { kind: 'status', status: 500 } });
     const token = issuer.sign();
-    await request(app.getHttpServer()).get('/me').set('Authorization', `Bearer ${token}`).expect(401);
+    await request(app.getHttpServer()).get('/me').set('Authorization', `Bearer ${token}`).expect(503);
     issuer.clearFault();
     await clock.advance(1_000); // first backoff is at most 1 s
     await waitFor(() => cache.getState().fetchCount === 2);

@@ -277,6 +277,18 @@ describe('refusal codes tell situations apart', () => {
     expect(err).toBeInstanceOf(KeySetUnavailableError);
     expect((err as KeySetUnavailableError).retryAfterMs).toBeGreaterThan(0);
     expect((err as KeySetUnavailableError).retryAfterMs).toBeLessThanOrEqual(5_000);
+    // a timed-out wait with no set held is an outage too (503), not this token's fault
+    const coldClock = new FakeClock();
+    const hanging = fakeIdp();
+    const releaseCold = holdFetches(hanging);
+    const boot = new JwksCacheService(options({ warmupTimeoutMs: 100, cache: { maxWaitMs: 1_000 } }), coldClock, hanging.fetcher);
+    const booting = boot.onApplicationBootstrap();
+    await coldClock.advance(100);
+    await booting;
+    const waitingCold = boot.getSigningKey('k1').catch((e: unknown) => e);
+    await coldClock.advance(1_000);
+    expect(await waitingCold).toBeInstanceOf(KeySetUnavailableError);
+    releaseCold();
   });
 });
 

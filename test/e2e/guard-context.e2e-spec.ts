@@ -1,0 +1,83 @@
+import { jest } from '@jest/globals';
+import { UnauthorizedException, type INestApplication } from '@nestjs/common';
+import type { ContextType } from '@nestjs/common';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { JwksAuthGuard, JwksAuthModule } from '../../lib';
+import { TestIssuer } from '../../lib/testing';
+import { bootApp, issuerOptions } from '../fixtures/app';
+
+class SomeHandlers {
+  handle(): void {}
+}
+
+/**
+ * Outside HTTP (microservices, websockets, GraphQL resolvers) the guard's "request" is whatever
+ * the transport passes first: a payload, a socket, nothing. Until those transports are supported,
+ * the guard must refuse cleanly (UnauthorizedException), never crash with a TypeError.
+ */
+describe('JwksAuthGuard on non-HTTP execution contexts', () => {
+  let issuer: TestIssuer;
+  let app: INestApplication;
+  let guard: JwksAuthGuard;
+  beforeAll(async () => {
+    issuer = await TestIssuer.start();
+    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer))] });
+    guard = app.get(JwksAuthGuard);
+  });
+  afterAll(async () => {
+    await app.close();
+    await issuer.close();
+  });
+
+  const contextOf = (type: string, first: unknown) => {
+    const ctx = new ExecutionContextHost([first, {}, {}], SomeHandlers, SomeHandlers.prototype.handle);
+    ctx.setType(type as ContextType);
+    return ctx;
+  };
+  /**
+   * What canActivate did: 'allowed', or what it threw (synchronously or by rejecting) with the
+   * reason it handed to `handleRequest`: a refusal code, or the name of an unexpected error.
+   */
+  const outcome = async (type: string, first: unknown): Promise<string> => {
+    const spy = jest.spyOn(JwksAuthGuard.prototype, 'handleRequest');
+    try {
+      return (await guard.canActivate(contextOf(type, first))) ? 'allowed' : 'denied';
+    } catch (err) {
+      const reason = spy.mock.calls.map(([e]) => (e as { code?: string })?.code ?? (e as Error)?.name ?? 'none').join(',');
+      return err instanceof UnauthorizedException ? `Unauthorized ${reason}` : `${(err as Error).name}: ${(err as Error).message}`;
+    } finally {
+      spy.mockRestore();
+    }
+  };
+
+  const hostile: Array<[string, unknown, string]> = [
+    ['undefined', undefined, 'ERR_JWT_MISSING'],
+    ['null', null, 'ERR_JWT_MISSING'],
+    ['a string', 'payload', 'ERR_JWT_MISSING'],
+    ['a number', 42, 'ERR_JWT_MISSING'],
+    ['an empty object', {}, 'ERR_JWT_MISSING'],
+    ['null headers', { headers: null }, 'ERR_JWT_MISSING'],
+    ['string headers', { headers: 'authorization' }, 'ERR_JWT_MISSING'],
+    ['a numeric authorization', { headers: { authorization: 5 } }, 'ERR_JWT_MALFORMED'],
+    ['an object authorization', { headers: { authorization: { toString: () => 'Bearer x' } } }, 'ERR_JWT_MALFORMED'],
+    ['an array authorization', { headers: { authorization: ['Bearer a', 'Bearer b'] } }, 'ERR_JWT_MALFORMED'],
+    ['non-array rawHeaders', { headers: { authorization: 'Bearer a.b.c' }, rawHeaders: 'Authorization' }, 'ERR_JWT_MALFORMED'],
+    ['rawHeaders with non-strings', { headers: { authorization: 'Bearer a.b.c' }, rawHeaders: [null, 1, undefined, {}] }, 'ERR_JWT_MALFORMED'],
+    ['a raw without rawHeaders', { headers: { authorization: 'Bearer a.b.c' }, raw: null }, 'ERR_JWT_MALFORMED'],
+    ['a raw with hostile rawHeaders', { headers: { authorization: 'Bearer a.b.c' }, raw: { rawHeaders: [Symbol('x'), null] } }, 'ERR_JWT_MALFORMED'],
+    ['a frozen payload with a valid token', 'frozen', 'none'],
+  ];
+
+  for (const type of ['rpc', 'ws', 'graphql']) {
+    it.each(hostile)(`refuses a ${type} context whose first argument is %s with a 401 and a refusal code, not a TypeError`, async (_name, first, code) => {
+      const payload = first === 'frozen' ? Object.freeze({ headers: { authorization: `Bearer ${issuer.sign()}` } }) : first;
+      expect(await outcome(type, payload)).toBe(`Unauthorized ${code}`);
+    });
+  }
+
+  it('verifies a bearer token carried in the same shape as HTTP headers', async () => {
+    const payload: { headers: { authorization: string }; user?: unknown } = { headers: { authorization: `Bearer ${issuer.sign({ sub: 'svc' })}` } };
+    expect(await outcome('rpc', payload)).toBe('allowed');
+    expect(payload.user).toMatchObject({ sub: 'svc' });
+  });
+});
