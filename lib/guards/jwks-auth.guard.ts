@@ -9,7 +9,8 @@ import { RefusalLog } from './refusal.log.js';
 const CHALLENGE = 'Bearer error="invalid_token"';
 const BEARER = /^Bearer[ \t]+([^ \t]+)[ \t]*$/i;
 
-interface HttpRequestLike {
+/** The part of an HTTP request the guard reads; the argument of the `extractToken` hook. */
+export interface HttpRequestLike {
   headers?: Record<string, string | string[] | undefined>;
   user?: unknown;
 }

@@ -12,7 +12,6 @@ import {
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser.js';
-import type { KeyResolver } from '../verify/jwt.verifier.js';
 import { readSnapshot, writeSnapshot } from '../store/key-set-snapshot.store.js';
 import type { Clock, TimerHandle } from '../cache/clock.js';
 import { initialKeySetState, type KeySetError, type KeySetState } from '../cache/key-set.state.js';
@@ -58,8 +57,11 @@ export interface JwksCacheState {
  * (`key-set.policy.ts`) decides: single-flight fetches, cooldown-limited refetch on unknown kids,
  * background refresh ahead of expiry, backoff after failures, last-known-good through outages.
  */
+// Fits the verifier's `KeyResolver` (checked where the module constructs `JwtVerifier`) without
+// saying `implements`: those methods are internal, so they are stripped from the shipped
+// declarations, which would then not compile.
 @Injectable()
-export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, OnApplicationShutdown {
+export class JwksCacheService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('JwksAuth');
   private readonly policy: KeySetPolicyOptions;
   private state: KeySetState = initialKeySetState();
