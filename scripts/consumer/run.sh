@@ -7,6 +7,8 @@
 #   nest12-esm   NestJS 12, "type": "module", moduleResolution nodenext: Jest (ESM mode) and Vitest
 #   nest11-cjs   NestJS 11, CommonJS, moduleResolution node (and nodenext): Jest, also on the
 #                lowest Node of `engines`
+#                and again installed with the lowest version each required peer range allows
+#                (`npm install` must resolve them: @nestjs/passport 11.0.0 did not)
 #   nest12-cjs   NestJS 12, CommonJS (nest11-cjs's sources): Node's test runner, because Jest's
 #                CommonJS runtime cannot load NestJS 12. It needs require() of ES modules, so it
 #                also runs on the low ends of `engines` (CONSUMER_LOW_END_NODES), with Node
@@ -64,9 +66,20 @@ echo "::: consumer: install the apps and the low-end Node binaries"
 t0=$SECONDS
 cp -r "$here/nest12-esm" "$here/nest11-cjs" "$here/nest12-cjs" "$work/"
 cp -r "$here/nest11-cjs/src" "$work/nest12-cjs/src"
+cp -r "$here/nest11-cjs" "$work/nest11-cjs-lowest-peers"
+# The first version of each required peer range: "^11.0.2 || ^12.0.0" gives @nestjs/passport@11.0.2.
+mapfile -t lowest_peers < <(node -e '
+  const { peerDependencies: peers, peerDependenciesMeta: meta = {} } = require(process.argv[1]);
+  for (const [name, range] of Object.entries(peers)) {
+    if (meta[name]?.optional) continue;
+    console.log(name + "@" + range.split("||")[0].trim().replace(/^[\^~>=]+/, ""));
+  }' "$root/package.json")
+echo "consumer: lowest peers: ${lowest_peers[*]}"
 pids=()
-for app in nest12-esm nest11-cjs nest12-cjs; do
-  (cd "$work/$app" && npm_quiet install "$tarball" >"$work/$app.install.log" 2>&1) &
+for app in nest12-esm nest11-cjs nest12-cjs nest11-cjs-lowest-peers; do
+  extra=()
+  [ "$app" = nest11-cjs-lowest-peers ] && extra=("${lowest_peers[@]}")
+  (cd "$work/$app" && npm_quiet install "$tarball" "${extra[@]}" >"$work/$app.install.log" 2>&1) &
   pids+=("$!:install $app")
 done
 platform="$(node -p 'process.platform + "-" + process.arch')"
@@ -110,6 +123,11 @@ if [ -n "$lowest" ]; then
     --json --outputFile="$out"
 fi
 echo "consumer: nest11-cjs took $((SECONDS - t0)) s after install"
+
+echo "::: consumer: nest11-cjs on the lowest peers (NestJS $(cd "$work/nest11-cjs-lowest-peers" && node -p "require('@nestjs/core/package.json').version"), @nestjs/passport $(cd "$work/nest11-cjs-lowest-peers" && node -p "require('@nestjs/passport/package.json').version"))"
+cd "$work/nest11-cjs-lowest-peers"
+report consumer-nest11-cjs-lowest-peers-jest.json
+timed_tests "nest11-cjs-lowest-peers jest" npx jest --json --outputFile="$out"
 
 echo "::: consumer: nest12-cjs (NestJS $(cd "$work/nest12-cjs" && node -p "require('@nestjs/core/package.json').version"), CommonJS, require(esm))"
 t0=$SECONDS
