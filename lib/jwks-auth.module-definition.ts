@@ -22,4 +22,3 @@ export type JwksAuthModuleForRootOptions = JwksAuthModuleOptions & { isGlobal?: 
 
 /** `JwksAuthModule.forRootAsync()`'s argument: `useFactory` (with `inject`, `imports`), `useClass` or `useExisting`, plus `isGlobal`. */
 export type JwksAuthModuleAsyncOptions = ConfigurableModuleAsyncOptions<JwksAuthModuleOptions, 'createJwksAuthOptions'> & { isGlobal?: boolean };
-
