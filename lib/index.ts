@@ -1,22 +1,25 @@
 export { JwksAuthModule } from './jwks-auth.module.js';
-export { JWKS_AUTH_MODULE_OPTIONS } from './jwks-auth.module-definition.js';
+export { JWKS_AUTH_MODULE_OPTIONS, type JwksAuthModuleAsyncOptions, type JwksAuthModuleForRootOptions } from './jwks-auth.module-definition.js';
 export { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
 export type {
   JwksAuthModuleOptions,
   JwksCacheOptions,
   JwksFetchOptions,
   ResolvedJwksOptions,
+  VerifiedTokenCacheOptions,
 } from './interfaces/jwks-auth-options.interface.js';
-export { JwksCacheService, type JwksCacheState } from './services/jwks-cache.service.js';
-export type { Clock } from './cache/clock.js';
+export { JwksCacheService, kidFingerprint, type JwksCacheState, type JwksRefreshOptions } from './services/jwks-cache.service.js';
+export type { Clock, TimerHandle } from './cache/clock.js';
 export type { KeySetState, KeySetError } from './cache/key-set.state.js';
+export type { KeySetPhase } from './cache/key-set.policy.js';
 export type { JwksFetcher, JwksFetchRequest, JwksFetchResult } from './fetch/jwks.fetcher.js';
-export { JwtVerifier } from './verify/jwt.verifier.js';
+export { JwtVerifier, type KeyResolver, type VerifiedToken } from './verify/jwt.verifier.js';
 export type { JwtClaims } from './verify/claims.validator.js';
 export type { VerificationKey } from './verify/jwk-set.parser.js';
 export { JwksAuthGuard } from './guards/jwks-auth.guard.js';
-export { JwksStrategy } from './passport/jwks.strategy.js';
-export { JwksHealthIndicator } from './health/jwks.health.js';
+export type { HttpRequestLike } from './guards/authorization.header.js';
+export { JwksStrategy, type JwksPassportStrategy } from './passport/jwks.strategy.js';
+export { JwksHealthIndicator, type JwksHealthIndicatorResult } from './health/jwks.health.js';
 export { Public } from './decorators/public.decorator.js';
 export { JWKS_PUBLIC_KEY } from './decorators/public.decorator.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';

@@ -3,9 +3,9 @@ import { APP_GUARD } from '@nestjs/core';
 import { JWKS_CLOCK, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS } from './jwks-auth.constants.js';
 import {
   ConfigurableJwksAuthModule,
-  JWKS_AUTH_ASYNC_OPTIONS_TYPE,
   JWKS_AUTH_MODULE_OPTIONS,
-  JWKS_AUTH_OPTIONS_TYPE,
+  type JwksAuthModuleAsyncOptions,
+  type JwksAuthModuleForRootOptions,
 } from './jwks-auth.module-definition.js';
 import type { JwksAuthModuleOptions, ResolvedJwksOptions } from './interfaces/jwks-auth-options.interface.js';
 import { resolveJwksOptions } from './options/options.validator.js';
@@ -58,12 +58,12 @@ const globalGuardProvider: Provider = {
  */
 @Module({ providers, exports: exported })
 export class JwksAuthModule extends ConfigurableJwksAuthModule {
-  static override forRoot(options: typeof JWKS_AUTH_OPTIONS_TYPE): DynamicModule {
+  static override forRoot(options: JwksAuthModuleForRootOptions): DynamicModule {
     const module = super.forRoot(options);
     return options.globalGuard ? withGlobalGuard(module) : module;
   }
 
-  static override forRootAsync(options: typeof JWKS_AUTH_ASYNC_OPTIONS_TYPE): DynamicModule {
+  static override forRootAsync(options: JwksAuthModuleAsyncOptions): DynamicModule {
     return withGlobalGuard(super.forRootAsync(options));
   }
 }

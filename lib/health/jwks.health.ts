@@ -1,7 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import type { HealthIndicatorResult } from '@nestjs/terminus';
 import { JwksCacheService } from '../services/jwks-cache.service.js';
 import { JwksMissingDependencyError } from '../errors/jwks.errors.js';
+
+/**
+ * What `JwksHealthIndicator.isHealthy()` resolves to: Terminus's `HealthIndicatorResult<Key>`
+ * written out, because `@nestjs/terminus` is an optional peer and the shipped declarations must
+ * compile in an app that does not install it. It is assignable to Terminus's own type.
+ */
+export type JwksHealthIndicatorResult<Key extends string = 'jwks'> = Record<Key, { status: 'up' | 'down' } & Record<string, unknown>>;
 
 type TerminusModule = typeof import('@nestjs/terminus');
 let terminus: Promise<TerminusModule> | undefined;
@@ -28,7 +34,7 @@ function loadTerminus(): Promise<TerminusModule> {
 export class JwksHealthIndicator {
   constructor(private readonly cache: JwksCacheService) {}
 
-  async isHealthy<const Key extends string = 'jwks'>(key: Key = 'jwks' as Key): Promise<HealthIndicatorResult<Key>> {
+  async isHealthy<const Key extends string = 'jwks'>(key: Key = 'jwks' as Key): Promise<JwksHealthIndicatorResult<Key>> {
     const { HealthIndicatorService } = await loadTerminus();
     const indicator = new HealthIndicatorService().check(key);
     const s = this.cache.getState();

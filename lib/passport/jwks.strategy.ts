@@ -7,6 +7,21 @@ import { JwtVerifier } from '../verify/jwt.verifier.js';
 import type { JwtClaims } from '../verify/claims.validator.js';
 
 /**
+ * What `JwksStrategy` inherits from Passport's strategy, spelled out so the shipped declarations
+ * do not name passport-jwt's types: `@types/passport-jwt` is a dev dependency here, not something
+ * an app installs.
+ */
+export interface JwksPassportStrategy {
+  /** The name Passport knows the strategy by: `'jwks'`. */
+  name?: string;
+  authenticate(request: unknown, options?: unknown): void;
+}
+
+// Typed `object` for the same reason; the options built below are still checked against
+// passport-jwt's `StrategyOptionsWithRequest` where they are declared.
+const JwksStrategyBase = PassportStrategy(Strategy, JWKS_STRATEGY_NAME) as unknown as new (options: object) => JwksPassportStrategy;
+
+/**
  * Passport strategy `'jwks'` for apps that compose Passport strategies (`AuthGuard(['jwks', ...])`).
  * passport-jwt extracts the bearer token; `secretOrKeyProvider` runs our full verification
  * (cheap checks, claims, cached key, signature) and hands jsonwebtoken the verifying `KeyObject`,
@@ -14,7 +29,7 @@ import type { JwtClaims } from '../verify/claims.validator.js';
  * verifier directly and skips Passport's per-request machinery.
  */
 @Injectable()
-export class JwksStrategy extends PassportStrategy(Strategy, JWKS_STRATEGY_NAME) {
+export class JwksStrategy extends JwksStrategyBase {
   constructor(@Inject(JWKS_RESOLVED_OPTIONS) options: ResolvedJwksOptions, verifier: JwtVerifier) {
     const strategyOptions: StrategyOptionsWithRequest = {
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),

@@ -18,7 +18,6 @@ import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interf
 import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser.js';
 import { SAFE_KID } from '../verify/kid.js';
-import type { KeyResolver } from '../verify/jwt.verifier.js';
 import { readSnapshotFile, writeSnapshot } from '../store/key-set-snapshot.store.js';
 import type { Clock, TimerHandle } from '../cache/clock.js';
 import { initialKeySetState, type KeySetError, type KeySetState } from '../cache/key-set.state.js';
@@ -113,8 +112,11 @@ function uriForLog(uri: string): string {
  * background refresh ahead of expiry, backoff after failures, last-known-good through outages,
  * bounded waiting, operator revocation. Every state change goes through `commit()`.
  */
+// Fits the verifier's `KeyResolver` (checked where the module constructs `JwtVerifier`) without
+// saying `implements`: those methods are internal, so they are stripped from the shipped
+// declarations, which would then not compile.
 @Injectable()
-export class JwksCacheService implements KeyResolver, OnApplicationBootstrap, OnApplicationShutdown {
+export class JwksCacheService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('JwksAuth');
   private readonly policy: KeySetPolicyOptions;
   private readonly uri: string;

@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
+import { JwksAuthModule } from 'nestjs-jwks-auth';
+import { HealthController } from './health.controller.js';
+import { PassportProfileController } from './passport-profile.controller.js';
+import { ProfileController } from './profile.controller.js';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({ isGlobal: true }),
+    TerminusModule,
+    JwksAuthModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => ({
+        issuer: config.getOrThrow<string>('JWKS_ISSUER'),
+        jwksUri: config.getOrThrow<string>('JWKS_URI'),
+        audience: config.getOrThrow<string>('JWKS_AUDIENCE'),
+      }),
+    }),
+  ],
+  controllers: [ProfileController, PassportProfileController, HealthController],
+})
+export class AppModule {}
