@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
-import { ExtractJwt, Strategy, type StrategyOptionsWithRequest } from 'passport-jwt';
+import { Strategy, type StrategyOptionsWithRequest } from 'passport-jwt';
 import { JWKS_RESOLVED_OPTIONS, JWKS_STRATEGY_NAME } from '../jwks-auth.constants.js';
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import { JwtVerifier } from '../verify/jwt.verifier.js';
 import type { JwtClaims } from '../verify/claims.validator.js';
+import { extractBearerToken } from '../guards/authorization.header.js';
 
 /**
  * What `JwksStrategy` inherits from Passport's strategy, spelled out so the shipped declarations
@@ -32,7 +33,15 @@ const JwksStrategyBase = PassportStrategy(Strategy, JWKS_STRATEGY_NAME) as unkno
 export class JwksStrategy extends JwksStrategyBase {
   constructor(@Inject(JWKS_RESOLVED_OPTIONS) options: ResolvedJwksOptions, verifier: JwtVerifier) {
     const strategyOptions: StrategyOptionsWithRequest = {
-      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      // The guard's own reading: a repeated Authorization header (which a proxy may read the other
+      // way) is refused here too, where passport-jwt's extractor would take the first one.
+      jwtFromRequest: (request: unknown) => {
+        try {
+          return extractBearerToken(request);
+        } catch {
+          return null;
+        }
+      },
       passReqToCallback: true,
       algorithms: [...options.algorithms] as StrategyOptionsWithRequest['algorithms'],
       issuer: options.issuer,

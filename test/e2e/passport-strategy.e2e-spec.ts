@@ -4,6 +4,8 @@ import request from 'supertest';
 import { CurrentUser, JwksAuthModule, type JwtClaims } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
 import { bootApp, issuerOptions } from '../fixtures/app';
+import { rawGet } from '../fixtures/raw-http';
+import type { AddressInfo } from 'node:net';
 
 /** A user composing Passport strategies goes through `passport.authenticate` and `JwksStrategy`. */
 @Controller('passport')
@@ -41,5 +43,15 @@ describe("JwksStrategy through Passport (AuthGuard('jwks'))", () => {
     const [h, p] = issuer.sign().split('.');
     await http.get('/passport').set('Authorization', `Bearer ${h}.${p}.`).expect(401);
     await http.get('/passport').set('Authorization', `Bearer ${issuer.sign({}, { header: { kid: 'unknown' } })}`).expect(401);
+  });
+
+  it('refuses two Authorization headers, as the guard does', async () => {
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    const valid = issuer.sign({ sub: 'first' });
+    const one = await rawGet(port, '/passport', [`Authorization: Bearer ${valid}`]);
+    expect(one.status).toBe(200);
+    const two = await rawGet(port, '/passport', [`Authorization: Bearer ${valid}`, `Authorization: Bearer ${issuer.sign({ sub: 'second' })}`]);
+    expect(two.status).toBe(401);
   });
 });
