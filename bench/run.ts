@@ -146,6 +146,7 @@ async function main(): Promise<void> {
     '|---|---:|',
     `| JS heap per cached key (RSA-2048, parsed once into a KeyObject; OpenSSL's own copy of the key lives outside the JS heap) | ${fmt(mem.bytesPerCachedKey)} B |`,
     `| heap per verified-token cache entry (typical access-token claims) | ${fmt(mem.bytesPerVerifiedTokenEntry)} B |`,
+    `| the same entry as the cache's byte budget counts it (conservative estimate) | ${fmt(mem.estimatedBytesPerVerifiedTokenEntry)} B |`,
     `| heap growth after 1,000,000 distinct unknown kids | ${fmt(mem.heapGrowthAfterMillionUnknownKidsBytes / 1024)} KiB |`,
     '',
   ].join('\n');

@@ -5,13 +5,13 @@ import { validateClaims, type ClaimsPolicy, type JwtClaims } from './claims.vali
 import type { VerificationKey } from './jwk-set.parser';
 import { verifySignature } from './signature.verifier';
 import { decodeClaims, parseJws, type ParsedHeader, type ParsedJws } from './token.parser';
+import { VerifiedTokenCache } from './verified-token.cache';
 
 /**
  * Header segments of genuine tokens, parsed once: an IdP signs every token of a key with the
  * same header bytes. Only headers of tokens that verified go in, so an attacker cannot fill it.
  */
 const KNOWN_HEADERS_MAX = 32;
-import { VerifiedTokenCache } from './verified-token.cache';
 
 /** Where the verifier gets candidate keys: the cache service, which may refetch on a miss. */
 export interface KeyResolver {
@@ -68,7 +68,7 @@ export class JwtVerifier {
       requiredClaims: options.requiredClaims,
     };
     const cacheOptions = options.verifiedTokenCache;
-    this.tokenCache = cacheOptions === null ? null : new VerifiedTokenCache(cacheOptions.maxEntries, cacheOptions.ttlMs);
+    this.tokenCache = cacheOptions === null ? null : new VerifiedTokenCache(cacheOptions);
     this.isKeyCurrent = (key) => keys.isKeyCurrent(key);
   }
 
@@ -117,10 +117,13 @@ export class JwtVerifier {
     }
   }
 
-  /** Hits and misses of the verified-token cache (zeros when it is off). */
-  verifiedTokenCacheStats(): { hits: number; misses: number; size: number } {
+  /**
+   * Hits and misses of the verified-token cache, its entries and their estimated heap bytes
+   * (zeros when it is off).
+   */
+  verifiedTokenCacheStats(): { hits: number; misses: number; size: number; bytes: number } {
     const c = this.tokenCache;
-    return { hits: c?.hits ?? 0, misses: c?.misses ?? 0, size: c?.size ?? 0 };
+    return { hits: c?.hits ?? 0, misses: c?.misses ?? 0, size: c?.size ?? 0, bytes: c?.bytes ?? 0 };
   }
 
   /** How many tokens were refused, by error code, since startup (for logs and metrics). */
@@ -137,7 +140,7 @@ export class JwtVerifier {
     if (this.tokenCache !== null) {
       const maxAge = this.claimsPolicy.maxTokenAgeSec;
       const validUntil = Math.min(claims.exp * 1000, maxAge === null ? Infinity : ((claims.iat as number) + maxAge) * 1000);
-      this.tokenCache.set(token, claims, key, now, validUntil);
+      this.tokenCache.set(token, claims, jws.payloadSegment.length, key, now, validUntil);
     }
     return { claims, key };
   }
