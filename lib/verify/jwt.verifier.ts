@@ -1,5 +1,5 @@
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface';
-import { JwksAuthError, TokenTypeError } from '../errors/jwks.errors';
+import { JwksAuthError, TokenMalformedError, TokenTypeError } from '../errors/jwks.errors';
 import type { Clock } from '../cache/clock';
 import { validateClaims, type ClaimsPolicy, type JwtClaims } from './claims.validator';
 import type { VerificationKey } from './jwk-set.parser';
@@ -91,6 +91,8 @@ export class JwtVerifier {
    */
   verifyOrDefer(token: string): VerifiedToken | Promise<VerifiedToken> {
     try {
+      // JavaScript callers can pass anything; refuse it with a coded error, not a TypeError.
+      if (typeof token !== 'string') throw new TokenMalformedError('token is not a string');
       const now = this.clock.now();
       if (this.tokenCache !== null) {
         const hit = this.tokenCache.get(token, now, this.isKeyCurrent);
@@ -106,7 +108,12 @@ export class JwtVerifier {
       if (held !== undefined) return this.finish(token, jws, claims, held, now);
       return this.keys
         .resolveKeys(jws.kid, jws.alg)
-        .then((keys) => this.finish(token, jws, claims, keys, this.clock.now()))
+        .then((keys) => {
+          // The fetch took time (up to fetch.timeoutMs): the token may have expired meanwhile.
+          const later = this.clock.now();
+          validateClaims(claims, this.claimsPolicy, later);
+          return this.finish(token, jws, claims, keys, later);
+        })
         .catch((err: unknown) => {
           this.count(err);
           throw err;
