@@ -9,11 +9,13 @@ import { TestIssuer } from '../lib/testing';
 import { buildContenders } from './contenders';
 import { measure, type Measurement } from './measure';
 import { measureMemory } from './memory';
+import { measureWorstCases, type WorstCase } from './worst-case';
 
 /**
  * `npm run bench`: every contender in one process on the same keys and tokens, then the HTTP
  * benchmark (each server in its own process, autocannon in this one), then memory. Prints the
- * tables and writes bench/RESULTS.md. BENCH_SECONDS sets the measured time per contender (default 2).
+ * tables and writes bench/RESULTS.md. BENCH_SECONDS sets the measured time per contender (default 2);
+ * BENCH_IN_PROCESS_ONLY=1 stops after the in-process tables (no HTTP, no memory, RESULTS.md untouched).
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 8);
@@ -109,9 +111,31 @@ async function http(): Promise<{ markdown: string; rows: Array<{ mode: string; r
   return { markdown, rows };
 }
 
+function worstCaseTable(rows: WorstCase[]): string {
+  return [
+    '### Worst case: one junk token against the worst key set still accepted (in process)',
+    '',
+    'A junk token (valid claims, the kid of the set, a signature that does not verify, the heaviest payload `maxTokenBytes` allows) ' +
+      'against a set of `maxKeys` keys sharing that kid, each as costly as `JWKS_LIMITS` accepts. ' +
+      '"Normal verify" is raw `crypto.verify` of one typical signature of the same algorithm (RSA-2048 for RS256).',
+    '',
+    '| algorithm, keys | hostile set | µs per junk token | normal verify µs | × normal verify |',
+    '|---|---|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.name} | ${r.set} | ${fmt(r.junkUs, 1)} | ${fmt(r.normalUs, 1)} | ${fmt(r.junkUs / r.normalUs, 1)} |`),
+    '',
+    '',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const started = new Date().toISOString();
   const { markdown: inProc, results } = await inProcess();
+  const worst = await measureWorstCases(SECONDS);
+  for (const w of worst) console.log(`worst case ${w.name}: ${fmt(w.junkUs, 1)} µs per junk token, ${fmt(w.junkUs / w.normalUs, 1)} × a normal verify`);
+  if (process.env.BENCH_IN_PROCESS_ONLY === '1') {
+    console.log(`\n${inProc}\n${worstCaseTable(worst)}`);
+    process.exit(0);
+  }
   const { markdown: httpMd, rows } = await http();
 
   const issuer = await TestIssuer.start();
@@ -132,6 +156,7 @@ async function main(): Promise<void> {
     ['ours / usual recipe, RS256, over HTTP', rows.find((r) => r.mode === 'ours')!.rps / rows.find((r) => r.mode === 'usual')!.rps, '≥ 2'],
     ['ours with verified-token cache / raw, RS256 repeated token', get('RS256 one repeated token', 'ours: JwtVerifier, verified-token cache') / get('RS256 one repeated token', 'raw crypto.verify (KeyObject)'), '≥ 5'],
     ['ours / limit guard, over HTTP', rows.find((r) => r.mode === 'ours')!.rps / rows.find((r) => r.mode === 'limit')!.rps, '≥ 0.9'],
+    ['worst junk token (RS256, hostile set) / one RS256 verify, in process', worst[0].junkUs / worst[0].normalUs, 'bounded (see the worst-case table)'],
   ] as const;
   const summary = [
     '### Targets',
@@ -146,6 +171,7 @@ async function main(): Promise<void> {
     '|---|---:|',
     `| JS heap per cached key (RSA-2048, parsed once into a KeyObject; OpenSSL's own copy of the key lives outside the JS heap) | ${fmt(mem.bytesPerCachedKey)} B |`,
     `| heap per verified-token cache entry (typical access-token claims) | ${fmt(mem.bytesPerVerifiedTokenEntry)} B |`,
+    `| the same entry as the cache's byte budget counts it (conservative estimate) | ${fmt(mem.estimatedBytesPerVerifiedTokenEntry)} B |`,
     `| heap growth after 1,000,000 distinct unknown kids | ${fmt(mem.heapGrowthAfterMillionUnknownKidsBytes / 1024)} KiB |`,
     '',
   ].join('\n');
@@ -159,7 +185,7 @@ async function main(): Promise<void> {
       'Absolute numbers drift between machines and runs; compare the ratios, measured in one run.',
     '',
   ].join('\n');
-  const doc = `${header}${summary}\n${inProc}\n${httpMd}`;
+  const doc = `${header}${summary}\n${inProc}${worstCaseTable(worst)}\n${httpMd}`;
   writeFileSync(join(__dirname, '..', '..', 'bench', 'RESULTS.md'), doc);
   console.log(`\n${doc}`);
   process.exit(0);

@@ -106,6 +106,34 @@ export const SUPPORTED_ALGORITHMS = [
   'EdDSA',
 ] as const;
 
+/**
+ * Fixed limits on what a key set or a token may cost (not options): each keeps what real IdPs
+ * publish and sign, and bounds the CPU or memory a hostile key set or token can make us spend.
+ */
+export const JWKS_LIMITS = {
+  /**
+   * Keys kept under one `kid` (more are skipped at load): a kid names one key, and 2 still allows
+   * a key listed twice or a kid reused across a rotation, while a junk token costs at most 2
+   * signature checks instead of one per key in the set.
+   */
+  maxKeysPerKid: 2,
+  /**
+   * Largest RSA modulus: cloud KMS/HSMs (AWS, Google, Azure) and Keycloak generate at most 4096
+   * bits. A verify costs about the square of the size: 16384 bits is ~50× a 2048-bit verify, 4096 ~2.5×.
+   */
+  maxRsaModulusBits: 4096,
+  /**
+   * Largest RSA public exponent: every IdP and KMS uses 65537 (FIPS 186-5's smallest allowed
+   * above 2^16). A verify costs a multiplication or two per bit of `e`: 2^64−1 is ~5× more.
+   */
+  maxRsaPublicExponent: 65537,
+  /**
+   * Deepest JSON nesting of a token header or claims set (the object itself is level 1): IdPs nest
+   * claims 4 levels at most (Keycloak's `resource_access.<client>.roles`); deeper is malformed.
+   */
+  maxJsonDepth: 32,
+} as const;
+
 /** Passport strategy name used by `JwksStrategy` and `JwksAuthGuard`. */
 export const JWKS_STRATEGY_NAME = 'jwks';
 

@@ -58,14 +58,18 @@ export function validateClaims(payload: Record<string, unknown>, policy: ClaimsP
     if (age + tol < 0) throw new TokenNotYetValidError('token issued in the future (iat)');
   }
 
-  if (payload.iss !== policy.issuer) throw new IssuerMismatchError('token issuer does not match');
+  // Mismatch messages name the configured values (what the operator can check), never the token's.
+  if (payload.iss !== policy.issuer) throw new IssuerMismatchError(`token issuer is not the configured ${JSON.stringify(policy.issuer)}`);
   const aud = payload.aud;
   const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
   if (!audiences.some((a) => typeof a === 'string' && policy.audience.includes(a))) {
-    throw new AudienceMismatchError('token audience does not match');
+    throw new AudienceMismatchError(`token audience contains none of the configured ${policy.audience.map((a) => JSON.stringify(a)).join(', ')}`);
   }
   for (const claim of policy.requiredClaims) {
-    if (payload[claim] === undefined || payload[claim] === null) throw new ClaimInvalidError('a required claim is missing');
+    // Own members only: `constructor` or `toString` must not be satisfied by Object.prototype.
+    if (!Object.prototype.hasOwnProperty.call(payload, claim) || payload[claim] === undefined || payload[claim] === null) {
+      throw new ClaimInvalidError(`required claim ${JSON.stringify(claim)} is missing`);
+    }
   }
   return payload as JwtClaims;
 }

@@ -1,8 +1,10 @@
 import { createPublicKey, type JsonWebKey, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
 import { JwksFetchError } from '../errors/jwks.errors.js';
+import { JWKS_LIMITS } from '../jwks-auth.constants.js';
 import { ALGORITHM_SPECS, verifyInput } from './algorithms.js';
+import { eddsaKeyProblem } from './eddsa-key.checks.js';
 import { SAFE_KID } from './kid.js';
-import { isAcceptableRsaKey } from './rsa-key.checks.js';
+import { rsaKeyProblem } from './rsa-key.checks.js';
 
 /** One usable public key from the set, parsed once, never per request. */
 export interface VerificationKey {
@@ -16,7 +18,8 @@ export interface VerificationKey {
 /** Why a JWK was left out of the set (counted; logged without the kid). */
 export type RejectedKeyReason =
   | 'not-an-object' | 'unsupported-kty' | 'private-key' | 'not-for-signing' | 'bad-kid'
-  | 'unsupported-alg' | 'invalid-key-material' | 'weak-rsa-key' | 'unsupported-curve' | 'no-allowed-algorithm';
+  | 'unsupported-alg' | 'invalid-key-material' | 'weak-rsa-key' | 'oversized-rsa-key' | 'weak-eddsa-key'
+  | 'unsupported-curve' | 'no-allowed-algorithm' | 'duplicate-kid';
 
 /** The parsed key set: lookups by kid in O(1). */
 export class KeyIndex {
@@ -32,7 +35,8 @@ export class KeyIndex {
     for (const key of keys) {
       if (key.kid === undefined) continue;
       const list = this.byKid.get(key.kid);
-      // Duplicate kids are kept side by side; a token must verify under one of them.
+      // Duplicate kids (at most JWKS_LIMITS.maxKeysPerKid, see parseJwkSet) are kept side by
+      // side; a token must verify under one of them.
       if (list) list.push(key);
       else this.byKid.set(key.kid, [key]);
     }
@@ -91,6 +95,10 @@ function parseKey(jwk: unknown, algorithms: readonly string[]): VerificationKey 
   for (const member of ['n', 'e', 'crv', 'x', 'y']) {
     if (member in jwk && typeof jwk[member] !== 'string') return 'invalid-key-material';
   }
+  if (kty === 'OKP' && typeof jwk.x === 'string' && typeof jwk.crv === 'string') {
+    const problem = eddsaKeyProblem(jwk.crv, jwk.x);
+    if (problem !== null) return problem;
+  }
 
   let keyObject: KeyObject;
   try {
@@ -99,7 +107,10 @@ function parseKey(jwk: unknown, algorithms: readonly string[]): VerificationKey 
   } catch {
     return 'invalid-key-material';
   }
-  if (kty === 'RSA' && !isAcceptableRsaKey(keyObject, jwk.n as string)) return 'weak-rsa-key';
+  if (kty === 'RSA') {
+    const problem = rsaKeyProblem(keyObject, jwk.n as string);
+    if (problem !== null) return problem;
+  }
 
   const verifiers = new Map<string, VerifyKeyObjectInput>();
   for (const alg of algorithms) {
@@ -114,7 +125,8 @@ function parseKey(jwk: unknown, algorithms: readonly string[]): VerificationKey 
 }
 
 /**
- * Parses the raw JWKS text into a `KeyIndex`. Individual bad keys are skipped and counted;
+ * Parses the raw JWKS text into a `KeyIndex`. Individual bad keys are skipped and counted, as are
+ * keys beyond `JWKS_LIMITS.maxKeysPerKid` under one kid (so no token is checked against more);
  * a set that is not `{ "keys": [...] }`, is over the key cap, or has no usable key is a failed fetch.
  * @throws JwksFetchError
  */
@@ -133,10 +145,22 @@ export function parseJwkSet(text: string, algorithms: readonly string[], maxKeys
   }
   const keys: VerificationKey[] = [];
   const rejected: RejectedKeyReason[] = [];
+  const perKid = new Map<string, number>();
   for (const jwk of doc.keys) {
     const parsed = parseKey(jwk, algorithms);
-    if (typeof parsed === 'string') rejected.push(parsed);
-    else keys.push(parsed);
+    if (typeof parsed === 'string') {
+      rejected.push(parsed);
+      continue;
+    }
+    if (parsed.kid !== undefined) {
+      const count = perKid.get(parsed.kid) ?? 0;
+      if (count >= JWKS_LIMITS.maxKeysPerKid) {
+        rejected.push('duplicate-kid');
+        continue;
+      }
+      perKid.set(parsed.kid, count + 1);
+    }
+    keys.push(parsed);
   }
   if (keys.length === 0) {
     throw new JwksFetchError(`JWKS has no usable key (${rejected.length} rejected: ${[...new Set(rejected)].join(', ') || 'empty set'})`, 'no-usable-keys');

@@ -1,17 +1,17 @@
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
-import { JwksAuthError, TokenTypeError } from '../errors/jwks.errors.js';
+import { JwksAuthError, TokenMalformedError, TokenTypeError } from '../errors/jwks.errors.js';
 import type { Clock } from '../cache/clock.js';
 import { validateClaims, type ClaimsPolicy, type JwtClaims } from './claims.validator.js';
 import type { VerificationKey } from './jwk-set.parser.js';
 import { verifySignature } from './signature.verifier.js';
 import { decodeClaims, parseJws, type ParsedHeader, type ParsedJws } from './token.parser.js';
+import { VerifiedTokenCache } from './verified-token.cache.js';
 
 /**
  * Header segments of genuine tokens, parsed once: an IdP signs every token of a key with the
  * same header bytes. Only headers of tokens that verified go in, so an attacker cannot fill it.
  */
 const KNOWN_HEADERS_MAX = 32;
-import { VerifiedTokenCache } from './verified-token.cache.js';
 
 /** Where the verifier gets candidate keys: the cache service, which may refetch on a miss. */
 export interface KeyResolver {
@@ -68,7 +68,7 @@ export class JwtVerifier {
       requiredClaims: options.requiredClaims,
     };
     const cacheOptions = options.verifiedTokenCache;
-    this.tokenCache = cacheOptions === null ? null : new VerifiedTokenCache(cacheOptions.maxEntries, cacheOptions.ttlMs);
+    this.tokenCache = cacheOptions === null ? null : new VerifiedTokenCache(cacheOptions);
     this.isKeyCurrent = (key) => keys.isKeyCurrent(key);
   }
 
@@ -91,6 +91,8 @@ export class JwtVerifier {
    */
   verifyOrDefer(token: string): VerifiedToken | Promise<VerifiedToken> {
     try {
+      // JavaScript callers can pass anything; refuse it with a coded error, not a TypeError.
+      if (typeof token !== 'string') throw new TokenMalformedError('token is not a string');
       const now = this.clock.now();
       if (this.tokenCache !== null) {
         const hit = this.tokenCache.get(token, now, this.isKeyCurrent);
@@ -106,7 +108,12 @@ export class JwtVerifier {
       if (held !== undefined) return this.finish(token, jws, claims, held, now);
       return this.keys
         .resolveKeys(jws.kid, jws.alg)
-        .then((keys) => this.finish(token, jws, claims, keys, this.clock.now()))
+        .then((keys) => {
+          // The fetch took time (up to fetch.timeoutMs): the token may have expired meanwhile.
+          const later = this.clock.now();
+          validateClaims(claims, this.claimsPolicy, later);
+          return this.finish(token, jws, claims, keys, later);
+        })
         .catch((err: unknown) => {
           this.count(err);
           throw err;
@@ -117,10 +124,13 @@ export class JwtVerifier {
     }
   }
 
-  /** Hits and misses of the verified-token cache (zeros when it is off). */
-  verifiedTokenCacheStats(): { hits: number; misses: number; size: number } {
+  /**
+   * Hits and misses of the verified-token cache, its entries and their estimated heap bytes
+   * (zeros when it is off).
+   */
+  verifiedTokenCacheStats(): { hits: number; misses: number; size: number; bytes: number } {
     const c = this.tokenCache;
-    return { hits: c?.hits ?? 0, misses: c?.misses ?? 0, size: c?.size ?? 0 };
+    return { hits: c?.hits ?? 0, misses: c?.misses ?? 0, size: c?.size ?? 0, bytes: c?.bytes ?? 0 };
   }
 
   /** How many tokens were refused, by error code, since startup (for logs and metrics). */
@@ -137,7 +147,7 @@ export class JwtVerifier {
     if (this.tokenCache !== null) {
       const maxAge = this.claimsPolicy.maxTokenAgeSec;
       const validUntil = Math.min(claims.exp * 1000, maxAge === null ? Infinity : ((claims.iat as number) + maxAge) * 1000);
-      this.tokenCache.set(token, claims, key, now, validUntil);
+      this.tokenCache.set(token, claims, jws.payloadSegment.length, key, now, validUntil);
     }
     return { claims, key };
   }

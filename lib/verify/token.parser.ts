@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import { AlgorithmNotAllowedError, TokenMalformedError } from '../errors/jwks.errors.js';
+import { JWKS_LIMITS } from '../jwks-auth.constants.js';
 import { SAFE_KID } from './kid.js';
 
 /** A JWS header that passed the cheap checks. */
@@ -36,16 +38,77 @@ function isCanonicalBase64url(segment: string): boolean {
   return true;
 }
 
-/** Own `__proto__` keys anywhere would pollute any object the claims are later merged into. */
-function hasProtoKey(value: unknown, depth = 0): boolean {
-  if (typeof value !== 'object' || value === null || depth > 32) return false;
-  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
-  for (const v of Object.values(value)) if (hasProtoKey(v, depth + 1)) return true;
+const MAX_DEPTH = JWKS_LIMITS.maxJsonDepth;
+
+/**
+ * Whether the text opens more than `max` objects or arrays in all. Only such a text can nest
+ * deeper than `max`: a typical token has a handful, so this is a few `indexOf` calls.
+ */
+function opensMoreThan(text: string, max: number): boolean {
+  let count = 0;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++count > max) return true;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++count > max) return true;
   return false;
 }
 
+/** Whether (already valid) JSON text nests deeper than `max`: one pass over the characters, no recursion. */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip a string, escapes included: brackets inside it do not nest.
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * Own `__proto__` keys anywhere would pollute any object the claims are later merged into.
+ * Iterative, so no payload can exhaust the stack (nesting is bounded before it runs), and
+ * without a temporary array per object.
+ */
+function hasProtoKey(root: object): boolean {
+  const pending: object[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop() as Record<string, unknown>;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const v: unknown = value[i];
+        if (typeof v === 'object' && v !== null) pending.push(v);
+      }
+      continue;
+    }
+    if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
+    for (const k in value) {
+      const v = value[k];
+      if (typeof v === 'object' && v !== null) pending.push(v);
+    }
+  }
+  return false;
+}
+
+/**
+ * A `\u` escape of one of the characters of `__proto__` (`_`, `p`, `r`, `o`, `t`): a key can
+ * decode to `__proto__` only if the text holds it literally or has one of these.
+ */
+const PROTO_CHAR_ESCAPE = /\\u00(?:5[fF]|6[fF]|7[024])/;
+
 function decodeJsonObject(segment: string, what: string): Record<string, unknown> {
-  const text = Buffer.from(segment, 'base64url').toString('utf8');
+  const bytes = Buffer.from(segment, 'base64url');
+  // toString would replace invalid sequences with U+FFFD: a second spelling of the signed bytes
+  // (jose refuses them too). isUtf8 is a SIMD check, well under a microsecond for a token.
+  if (!isUtf8(bytes)) throw new TokenMalformedError(`${what} is not valid UTF-8`);
+  const text = bytes.toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -55,8 +118,11 @@ function decodeJsonObject(segment: string, what: string): Record<string, unknown
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TokenMalformedError(`${what} is not a JSON object`);
   }
+  if (opensMoreThan(text, MAX_DEPTH) && nestsDeeperThan(text, MAX_DEPTH)) {
+    throw new TokenMalformedError(`${what} nests deeper than ${MAX_DEPTH} levels`);
+  }
   // Walk the object only when its text could spell the key (directly or through \u escapes).
-  if ((text.includes('__proto__') || text.includes('\\u')) && hasProtoKey(value)) {
+  if ((text.includes('__proto__') || (text.includes('\\u') && PROTO_CHAR_ESCAPE.test(text))) && hasProtoKey(value)) {
     throw new TokenMalformedError(`${what} has a "__proto__" member`);
   }
   return value as Record<string, unknown>;
@@ -117,7 +183,8 @@ function parseHeader(h: string, allowed: ReadonlySet<string>): ParsedHeader {
 }
 
 /**
- * The JWT claims set: a JSON object, with no `__proto__` member at any depth.
+ * The JWT claims set: a JSON object of valid UTF-8, nested at most `JWKS_LIMITS.maxJsonDepth`
+ * levels, with no `__proto__` member at any depth.
  * @throws TokenMalformedError
  */
 export function decodeClaims(jws: ParsedJws): Record<string, unknown> {
