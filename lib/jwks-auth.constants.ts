@@ -97,6 +97,11 @@ export const JWKS_DEFAULTS = {
   verifiedTokenCacheMaxEntryBytes: 16 * 1024,
   /** Clock skew allowed on exp/nbf/iat, in seconds; 0 unless the user says otherwise, as jose does. */
   clockToleranceSec: 0,
+  /**
+   * Largest clock tolerance accepted: an hour of skew is already a broken clock, and a larger
+   * value is usually milliseconds given as seconds (30000 would make `exp` meaningless for 8 h).
+   */
+  maxClockToleranceSec: 3_600,
 } as const;
 
 /** Algorithms this module can verify: asymmetric only. HMAC and `none` are never accepted. */

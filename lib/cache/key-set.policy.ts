@@ -92,9 +92,12 @@ export type LookupDecision =
 /** What to do for one key lookup. */
 export function decideLookup(state: KeySetState, now: number, opts: KeySetPolicyOptions, ctx: LookupContext): LookupDecision {
   const decision = decideLookupUnbounded(state, now, opts, ctx);
-  // Waiting is bounded: past maxWaiters a request is refused at once instead of held in memory.
+  // Waiting is bounded: past maxWaiters a request is not held in memory. A kid the usable set
+  // knows (waiting only for a revalidation) is served as last-known-good; anything else is refused.
   if ((decision.action === 'join' || decision.action === 'fetch') && (ctx.waiters ?? 0) >= opts.maxWaiters) {
-    return { action: 'fail', reason: isUsable(state, now, opts) ? 'busy' : 'unavailable' };
+    const usable = isUsable(state, now, opts);
+    if (usable && ctx.known) return { action: 'hit' };
+    return { action: 'fail', reason: usable ? 'busy' : 'unavailable' };
   }
   return decision;
 }

@@ -23,6 +23,12 @@ const KNOWN_KEYS = {
   'verifiedTokenCache.': ['maxEntries', 'ttlMs', 'maxBytes', 'maxEntryBytes'],
 } as const;
 
+/** `Array.prototype.every` skips the holes of a sparse array (`[, 'sub']`); this checks every index. */
+function everyIndex(values: readonly unknown[], ok: (value: unknown) => boolean): boolean {
+  for (let i = 0; i < values.length; i++) if (!ok(values[i])) return false;
+  return true;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -83,6 +89,11 @@ function checkKeys(problems: string[], prefix: keyof typeof KNOWN_KEYS, value: R
   }
 }
 
+/** A URL as shown in an error: credentials and query string masked, since either may hold a secret. */
+function describeUrl(value: string): string {
+  return describeValue(value.replace(/^([^:/?#]*:\/\/)[^/?#]*@/, '$1***@').replace(/[?#].*$/s, '?…'));
+}
+
 function checkUrl(problems: string[], name: string, value: unknown): void {
   if (typeof value !== 'string' || value === '') {
     problems.push(`${name} is required and must be a URL string, got ${describeValue(value)}`);
@@ -92,15 +103,15 @@ function checkUrl(problems: string[], name: string, value: unknown): void {
   try {
     url = new URL(value);
   } catch {
-    problems.push(`${name} is not a valid URL, got ${describeValue(value)}`);
+    problems.push(`${name} is not a valid URL, got ${describeUrl(value)}`);
     return;
   }
   if (url.username || url.password) problems.push(`${name} must not contain credentials`);
   // Plain http would let anyone on the path swap the keys; loopback is allowed for local development.
   if (url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.hostname)) {
-    problems.push(`${name} must use https: (http: is allowed for localhost, 127.0.0.0/8 and [::1] only), got ${describeValue(value)}`);
+    problems.push(`${name} must use https: (http: is allowed for localhost, 127.0.0.0/8 and [::1] only), got ${describeUrl(value)}`);
   } else if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    problems.push(`${name} must use https:, got ${describeValue(value)}`);
+    problems.push(`${name} must use https:, got ${describeUrl(value)}`);
   }
 }
 
@@ -110,6 +121,8 @@ interface NumberRule {
   /** A count or a size: a whole number. */
   integer?: boolean;
   unit?: string;
+  /** Largest sensible value, with the reason shown when it is exceeded. */
+  max?: { value: number; why: string };
 }
 
 /** A number option: finite, not negative, zero and fractions only where they mean something. */
@@ -126,10 +139,16 @@ function numberOption(problems: string[], name: string, value: unknown, fallback
     problems.push(`${name} must be a ${kind}${rule.unit ? ` (${rule.unit})` : ''}, got ${describeValue(value)}`);
     return fallback;
   }
+  if (rule.max !== undefined && (value as number) > rule.max.value) {
+    problems.push(`${name} must be at most ${rule.max.value} (${rule.max.why}), got ${describeValue(value)}`);
+    return fallback;
+  }
   return value as number;
 }
 
 const MS = { unit: 'milliseconds' };
+/** Node fires a timer delay above 2^31 - 1 ms at once: a timeout that large would abort every fetch. */
+const TIMER_MS = { unit: 'milliseconds', max: { value: 2 ** 31 - 1, why: "Node's timer limit" } };
 const MS0 = { zero: true, unit: 'milliseconds' };
 const COUNT = { integer: true };
 
@@ -147,17 +166,29 @@ function ordered(problems: string[], a: [string, number], b: [string, number], s
  * @throws JwksOptionsError
  */
 export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOptions {
+  try {
+    return resolve(input);
+  } catch (err) {
+    if (err instanceof JwksOptionsError) throw err;
+    // A getter or proxy that throws while the options are read: still the typed startup error.
+    throw new JwksOptionsError([`options could not be read (${(err as Error)?.name ?? 'error'} while reading them)`]);
+  }
+}
+
+function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
   const problems: string[] = [];
   if (!isPlainObject(input)) throw new JwksOptionsError([`options must be an object, got ${describeValue(input)}`]);
   checkKeys(problems, '', input);
 
   if (typeof input.issuer !== 'string' || input.issuer.trim() === '') {
     problems.push(`issuer is required: the exact "iss" of your tokens, e.g. "https://tenant.auth0.com/", got ${describeValue(input.issuer)}`);
+  } else if (input.issuer.trim() !== input.issuer) {
+    problems.push(`issuer has leading or trailing whitespace, so no token's "iss" can ever equal it, got ${describeValue(input.issuer)}`);
   }
   checkUrl(problems, 'jwksUri', input.jwksUri);
 
   const audience = typeof input.audience === 'string' ? [input.audience] : input.audience;
-  if (!Array.isArray(audience) || audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
+  if (!Array.isArray(audience) || audience.length === 0 || !everyIndex(audience, (a) => typeof a === 'string' && a !== '')) {
     problems.push(`audience is required: a non-empty string or array of non-empty strings, got ${describeValue(input.audience)}`);
   }
 
@@ -176,13 +207,18 @@ export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOp
 
   const maxTokenAgeSec = input.maxTokenAgeSec === undefined ? null : numberOption(problems, 'maxTokenAgeSec', input.maxTokenAgeSec, 0, { unit: 'seconds' });
   const requiredClaims = input.requiredClaims ?? [];
-  if (!Array.isArray(requiredClaims) || requiredClaims.some((c) => typeof c !== 'string' || c === '')) {
+  if (!Array.isArray(requiredClaims) || !everyIndex(requiredClaims, (c) => typeof c === 'string' && c !== '')) {
     problems.push(`requiredClaims must be an array of claim names, got ${describeValue(requiredClaims)}`);
   }
   if (input.typ !== undefined && (typeof input.typ !== 'string' || input.typ === '')) {
     problems.push(`typ must be a non-empty string such as "at+jwt", got ${describeValue(input.typ)}`);
   }
-  const clockToleranceSec = numberOption(problems, 'clockToleranceSec', input.clockToleranceSec, JWKS_DEFAULTS.clockToleranceSec, { zero: true, unit: 'seconds' });
+  const clockToleranceSec = numberOption(problems, 'clockToleranceSec', input.clockToleranceSec, JWKS_DEFAULTS.clockToleranceSec, {
+    zero: true,
+    unit: 'seconds',
+    // A larger tolerance all but switches `exp` off; it is usually milliseconds given as seconds.
+    max: { value: JWKS_DEFAULTS.maxClockToleranceSec, why: 'seconds, not milliseconds; more would all but disable exp' },
+  });
 
   for (const group of ['cache', 'fetch'] as const) {
     const value = input[group];
@@ -209,8 +245,8 @@ export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOp
     // While a set is held, the backoff never outlasts the cooldown: a new key after an outage waits at most that.
     backoffMaxMs: numberOption(problems, 'cache.backoffMaxMs', c.backoffMaxMs, Math.max(backoffBaseMs, Math.min(JWKS_DEFAULTS.backoffMaxMs, cooldownMs)), MS),
     maxRetryAfterMs: numberOption(problems, 'cache.maxRetryAfterMs', c.maxRetryAfterMs, JWKS_DEFAULTS.maxRetryAfterMs, MS0),
-    maxWaiters: numberOption(problems, 'cache.maxWaiters', c.maxWaiters, JWKS_DEFAULTS.maxWaiters, { zero: true, integer: true }),
-    maxWaitMs: numberOption(problems, 'cache.maxWaitMs', c.maxWaitMs, JWKS_DEFAULTS.maxWaitMs, MS),
+    maxWaiters: numberOption(problems, 'cache.maxWaiters', c.maxWaiters, JWKS_DEFAULTS.maxWaiters, COUNT),
+    maxWaitMs: numberOption(problems, 'cache.maxWaitMs', c.maxWaitMs, JWKS_DEFAULTS.maxWaitMs, TIMER_MS),
     snapshotPath: null as string | null,
   };
   if (c.cooldownMs !== undefined || c.ttlMs !== undefined) ordered(problems, ['cache.cooldownMs', cache.cooldownMs], ['cache.ttlMs', ttlMs], true);
@@ -222,7 +258,7 @@ export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOp
     else cache.snapshotPath = c.snapshotPath;
   }
   const fetch = {
-    timeoutMs: numberOption(problems, 'fetch.timeoutMs', f.timeoutMs, JWKS_DEFAULTS.fetchTimeoutMs, MS),
+    timeoutMs: numberOption(problems, 'fetch.timeoutMs', f.timeoutMs, JWKS_DEFAULTS.fetchTimeoutMs, TIMER_MS),
     maxResponseBytes: numberOption(problems, 'fetch.maxResponseBytes', f.maxResponseBytes, JWKS_DEFAULTS.maxResponseBytes, COUNT),
     maxKeys: numberOption(problems, 'fetch.maxKeys', f.maxKeys, JWKS_DEFAULTS.maxKeys, COUNT),
   };
@@ -246,7 +282,7 @@ export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOp
     const value = (input as Record<string, unknown>)[flag];
     if (value !== undefined && typeof value !== 'boolean') problems.push(`${flag} must be a boolean, got ${describeValue(value)}`);
   }
-  const warmupTimeoutMs = numberOption(problems, 'warmupTimeoutMs', input.warmupTimeoutMs, JWKS_DEFAULTS.warmupTimeoutMs, MS);
+  const warmupTimeoutMs = numberOption(problems, 'warmupTimeoutMs', input.warmupTimeoutMs, JWKS_DEFAULTS.warmupTimeoutMs, TIMER_MS);
   const unavailableStatus = input.unavailableStatus ?? JWKS_DEFAULTS.unavailableStatus;
   if (unavailableStatus !== 401 && unavailableStatus !== 503) {
     problems.push(`unavailableStatus must be 401 or 503, got ${describeValue(unavailableStatus)}`);

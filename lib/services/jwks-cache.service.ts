@@ -182,8 +182,8 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
 
   /** @internal Candidate keys for a token; used by `JwtVerifier`. */
   async resolveKeys(kid: string | undefined, alg: string | undefined): Promise<readonly VerificationKey[]> {
-    if (kid !== undefined && this.revoked.has(kid)) throw new KeyRevokedError('the token kid was revoked by the operator');
     for (let round = 0; ; round++) {
+      if (kid !== undefined && this.revoked.has(kid)) throw new KeyRevokedError('the token kid was revoked by the operator');
       const decision = decideLookup(this.state, this.clock.now(), this.policy, {
         known: this.index.has(kid),
         inFlight: this.flight !== null,
@@ -196,9 +196,17 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
         throw new KeyNotFoundError('no key in the set matches the token');
       }
       if (decision.action === 'fail') throw this.failure(decision.reason);
-      // Invalidated again while this request waited: do not chase invalidations forever.
-      if (round + 1 >= MAX_LOOKUP_ROUNDS) throw new KeyWaitTimeoutError('the key set kept being invalidated while this request waited');
-      await this.waitFor(decision.action === 'fetch' ? this.startFetch(decision.reason) : (this.flight as Flight));
+      const flight = decision.action === 'fetch' ? this.startFetch(decision.reason) : (this.flight as Flight);
+      // Invalidated again and again while this request waited: do not chase invalidations forever.
+      const answered = round + 1 < MAX_LOOKUP_ROUNDS && (await this.waitFor(flight));
+      if (answered) continue;
+      // The IdP is slow. A kid the held, usable set knows is served as last-known-good (an
+      // unanswered revalidation must not refuse valid tokens); anything else is refused.
+      if (kid !== undefined && this.revoked.has(kid)) throw new KeyRevokedError('the token kid was revoked by the operator');
+      const held = isUsable(this.state, this.clock.now(), this.policy) ? this.index.candidates(kid, alg ?? '') : undefined;
+      if (held !== undefined && held.length > 0) return held;
+      if (!isUsable(this.state, this.clock.now(), this.policy)) throw this.failure('unavailable');
+      throw new KeyWaitTimeoutError(`no answer from the JWKS endpoint within maxWaitMs (${this.policy.maxWaitMs} ms)`);
     }
   }
 
@@ -333,16 +341,14 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
-  /** Waits for a flight, at most until its deadline; counted, so the policy can bound the waiters. */
-  private async waitFor(flight: Flight): Promise<void> {
+  /**
+   * Waits for a flight, at most until its deadline; counted, so the policy can bound the waiters.
+   * @returns true if the fetch finished, false if the deadline came first
+   */
+  private async waitFor(flight: Flight): Promise<boolean> {
     this.waiters++;
     try {
-      const outcome = await Promise.race([flight.done, this.deadlineOf(flight)]);
-      if (outcome === 'timeout') {
-        // Without a usable set the server cannot verify anything: that is an outage (503), not this token's fault.
-        if (!isUsable(this.state, this.clock.now(), this.policy)) throw this.failure('unavailable');
-        throw new KeyWaitTimeoutError(`no answer from the JWKS endpoint within maxWaitMs (${this.policy.maxWaitMs} ms)`);
-      }
+      return (await Promise.race([flight.done, this.deadlineOf(flight)])) !== 'timeout';
     } finally {
       this.waiters--;
     }

@@ -126,6 +126,23 @@ describe('invalidate() and refresh() against a fetch already in flight (revocati
   });
 });
 
+describe('invalidate() with a slow IdP (availability first)', () => {
+  it('serves a known kid from the held set once the revalidation has not answered within maxWaitMs', async () => {
+    const { svc, clock, idp } = await started({ cache: { maxWaitMs: 1_000, maxWaiters: 5 } });
+    const release = holdFetches(idp); // the IdP hangs
+    svc.invalidate();
+    const waiting = Array.from({ length: 20 }, () => outcome(svc.getSigningKey('k1')));
+    await flushPromises();
+    await clock.advance(1_000);
+    expect(await Promise.all(waiting)).toEqual(Array(20).fill('ok')); // 5 waited, 15 were served at once
+    // later requests, while the same fetch still hangs, are served at once too
+    expect(await outcome(svc.getSigningKey('k1'))).toBe('ok');
+    // an unknown kid is still refused
+    expect(await outcome(svc.getSigningKey('made-up'))).toBe('KeyWaitTimeoutError');
+    release();
+  });
+});
+
 describe('revokeKey() / restoreKey()', () => {
   it('refuses the kid at once, while the IdP is down, through refetches that still list it, until restored', async () => {
     const { svc, idp } = await started({ cache: { cooldownMs: 0 } });

@@ -61,7 +61,7 @@ describe('resolveJwksOptions', () => {
   it.each([
     [{ fetch: { maxKeys: 2.5 } }, 'fetch.maxKeys must be a positive integer, got 2.5'],
     [{ verifiedTokenCache: { maxEntries: 10.5 } }, 'verifiedTokenCache.maxEntries must be a positive integer, got 10.5'],
-    [{ cache: { maxWaiters: 1.5 } }, 'cache.maxWaiters must be a non-negative integer, got 1.5'],
+    [{ cache: { maxWaiters: 1.5 } }, 'cache.maxWaiters must be a positive integer, got 1.5'],
     [{ cache: { ttlMs: '600' } }, 'cache.ttlMs must be a positive finite number (milliseconds), got "600"'],
     [{ cache: { cooldownMs: 60_000, ttlMs: 30_000 } }, 'cache.cooldownMs (60000) must be less than cache.ttlMs (30000)'],
     [{ cache: { refreshAheadMs: 600_000 } }, 'cache.refreshAheadMs (600000) must be less than cache.ttlMs (600000)'],
@@ -121,5 +121,36 @@ describe('resolveJwksOptions', () => {
     const attempt = () => resolveJwksOptions({ ...base, ...override } as never);
     expect(attempt).toThrow(JwksOptionsError);
     expect(attempt).toThrow(message);
+  });
+
+  it.each([
+    [{ fetch: { timeoutMs: 3e9 } }, "fetch.timeoutMs must be at most 2147483647 (Node's timer limit), got 3000000000"],
+    [{ warmupTimeoutMs: 3e9 }, 'warmupTimeoutMs must be at most 2147483647'],
+    [{ cache: { maxWaiters: 0 } }, 'cache.maxWaiters must be a positive integer, got 0'],
+    [{ clockToleranceSec: 30_000 }, 'clockToleranceSec must be at most 3600 (seconds, not milliseconds'],
+    [{ requiredClaims: [, 'sub'] }, 'requiredClaims must be an array of claim names'],
+    [{ audience: [, 'api'] }, 'audience is required'],
+    [{ issuer: ' https://tenant.auth0.com/ ' }, 'issuer has leading or trailing whitespace'],
+  ])('refuses %j, which would otherwise break the module at runtime', (override, message) => {
+    expect(() => resolveJwksOptions({ ...base, ...override } as never)).toThrow(message);
+  });
+
+  it('never prints URL credentials or query strings in its messages', () => {
+    for (const jwksUri of ['http://user:s3cr3tpassw0rd@idp.example.com/jwks', 'ftp://idp.example.com/jwks?api_key=SECRETKEY123', 'not a url?token=SECRETKEY123']) {
+      let message = '';
+      try {
+        resolveJwksOptions({ ...base, jwksUri });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/jwksUri/);
+      expect(message).not.toMatch(/s3cr3t|SECRETKEY/);
+    }
+  });
+
+  it('turns a throwing getter into the typed options error', () => {
+    const hostile = { ...base, get cache(): never { throw new Error('boom'); } };
+    expect(() => resolveJwksOptions(hostile as never)).toThrow(JwksOptionsError);
+    expect(() => resolveJwksOptions(new Proxy(base, { ownKeys: () => { throw new TypeError('trap'); } }) as never)).toThrow(JwksOptionsError);
   });
 });
