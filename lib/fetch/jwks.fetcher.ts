@@ -152,7 +152,9 @@ async function readCapped(response: Response, cap: number, abort: AbortControlle
 
 /** A short, secret-free description of a network failure (undici puts the reason in `cause`). */
 function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown } })?.cause;
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
   if (cause && typeof cause.code === 'string') return cause.code;
+  // Some refusals carry only a message ("bad port"): keep a short, printable form of it.
+  if (cause && typeof cause.message === 'string' && cause.message !== '') return cause.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 80);
   return err instanceof Error ? err.name : 'unknown error';
 }

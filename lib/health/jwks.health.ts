@@ -41,6 +41,8 @@ export class JwksHealthIndicator {
     const details = {
       phase: s.phase,
       keyCount: s.keyCount,
+      // A count, not the kids: health routes are usually public.
+      revokedKeyCount: s.revokedKids.length,
       ageMs: s.ageMs,
       consecutiveFailures: s.consecutiveFailures,
       nextAttemptAt: s.nextAttemptAt,

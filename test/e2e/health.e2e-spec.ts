@@ -61,4 +61,13 @@ describe('JwksHealthIndicator with Terminus', () => {
     const res = await request(app.getHttpServer()).get('/health').expect(200);
     expect(res.body.details.jwks).toMatchObject({ status: 'up', phase: 'fresh', consecutiveFailures: 0 });
   });
+
+  it('reports revoked keys as a count and stays up, even with every key revoked', async () => {
+    const cache = app.get(JwksCacheService);
+    cache.revokeKey(issuer.kid);
+    const res = await request(app.getHttpServer()).get('/health').expect(200);
+    expect(res.body.details.jwks).toMatchObject({ status: 'up', keyCount: 0, revokedKeyCount: 1 });
+    expect(JSON.stringify(res.body)).not.toContain(issuer.kid);
+    cache.restoreKey(issuer.kid);
+  });
 });

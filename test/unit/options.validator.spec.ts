@@ -1,6 +1,13 @@
 import { JWKS_DEFAULTS, JwksOptionsError } from '../../lib';
 import { resolveJwksOptions } from '../../lib/options/options.validator';
 
+/** `[<hole>, value]`: a sparse array, as a stray comma in an options literal makes. */
+function sparse(value: string): string[] {
+  const values: string[] = [];
+  values[1] = value;
+  return values;
+}
+
 const base = { issuer: 'https://tenant.auth0.com/', jwksUri: 'https://tenant.auth0.com/.well-known/jwks.json', audience: 'https://api' };
 
 describe('resolveJwksOptions', () => {
@@ -128,8 +135,8 @@ describe('resolveJwksOptions', () => {
     [{ warmupTimeoutMs: 3e9 }, 'warmupTimeoutMs must be at most 2147483647'],
     [{ cache: { maxWaiters: 0 } }, 'cache.maxWaiters must be a positive integer, got 0'],
     [{ clockToleranceSec: 30_000 }, 'clockToleranceSec must be at most 3600 (seconds, not milliseconds'],
-    [{ requiredClaims: [, 'sub'] }, 'requiredClaims must be an array of claim names'],
-    [{ audience: [, 'api'] }, 'audience is required'],
+    [{ requiredClaims: sparse('sub') }, 'requiredClaims must be an array of claim names'],
+    [{ audience: sparse('api') }, 'audience is required'],
     [{ issuer: ' https://tenant.auth0.com/ ' }, 'issuer has leading or trailing whitespace'],
   ])('refuses %j, which would otherwise break the module at runtime', (override, message) => {
     expect(() => resolveJwksOptions({ ...base, ...override } as never)).toThrow(message);
