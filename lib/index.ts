@@ -18,7 +18,7 @@ export type { JwtClaims } from './verify/claims.validator.js';
 export type { VerificationKey } from './verify/jwk-set.parser.js';
 export { JwksAuthGuard } from './guards/jwks-auth.guard.js';
 export type { HttpRequestLike } from './guards/authorization.header.js';
-export { JwksStrategy, type JwksPassportStrategy } from './passport/jwks.strategy.js';
+export { JwksStrategy, type JwksPassportStrategy, type JwksStrategyClass } from './passport/jwks.strategy.js';
 export { JwksHealthIndicator, type JwksHealthIndicatorResult } from './health/jwks.health.js';
 export { Public } from './decorators/public.decorator.js';
 export { JWKS_PUBLIC_KEY } from './decorators/public.decorator.js';

@@ -140,7 +140,7 @@ export const JWKS_LIMITS = {
   maxJsonDepth: 32,
 } as const;
 
-/** Passport strategy name used by `JwksStrategy` and `JwksAuthGuard`. */
+/** Default Passport strategy name of `JwksStrategy` (`strategyName` changes it per registration). */
 export const JWKS_STRATEGY_NAME = 'jwks';
 
 /** Metadata key set by `@Public()`. */

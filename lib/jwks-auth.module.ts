@@ -13,7 +13,7 @@ import { systemClock, type Clock } from './cache/clock.js';
 import { JwksCacheService } from './services/jwks-cache.service.js';
 import { httpJwksFetcher } from './fetch/jwks.fetcher.js';
 import { JwtVerifier } from './verify/jwt.verifier.js';
-import { JwksStrategy } from './passport/jwks.strategy.js';
+import { createJwksStrategy, JwksStrategy } from './passport/jwks.strategy.js';
 import { JwksAuthGuard } from './guards/jwks-auth.guard.js';
 import { JwksHealthIndicator } from './health/jwks.health.js';
 
@@ -32,7 +32,12 @@ const providers: Provider[] = [
     useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock) => new JwtVerifier(options, cache, clock),
     inject: [JWKS_RESOLVED_OPTIONS, JwksCacheService, JWKS_CLOCK],
   },
-  JwksStrategy,
+  {
+    provide: JwksStrategy,
+    // Registered with Passport under the module's `strategyName`, so two modules never share one.
+    useFactory: (options: ResolvedJwksOptions, verifier: JwtVerifier) => createJwksStrategy(options, verifier),
+    inject: [JWKS_RESOLVED_OPTIONS, JwtVerifier],
+  },
   JwksAuthGuard,
   JwksHealthIndicator,
 ];

@@ -76,6 +76,12 @@ export interface JwksAuthModuleOptions {
    * `Retry-After` (default), or 401.
    */
   unavailableStatus?: 401 | 503;
+  /**
+   * The Passport strategy name of this registration (`AuthGuard(name)`). Default `'jwks'`. Give
+   * each `JwksAuthModule` registration its own: Passport's table of strategies is process-wide,
+   * so two registrations under one name would share one strategy.
+   */
+  strategyName?: string;
 }
 
 /** Verified-token cache tuning; every field has a default in `JWKS_DEFAULTS`. */
@@ -107,5 +113,6 @@ export interface ResolvedJwksOptions {
   readonly failOnWarmupError: boolean;
   readonly warmupTimeoutMs: number;
   readonly unavailableStatus: 401 | 503;
+  readonly strategyName: string;
   readonly maxTokenBytes: number;
 }

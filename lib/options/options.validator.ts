@@ -1,4 +1,4 @@
-import { JWKS_DEFAULTS, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
+import { JWKS_DEFAULTS, JWKS_STRATEGY_NAME, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import type { JwksAuthModuleOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 
@@ -12,7 +12,7 @@ const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 const KNOWN_KEYS = {
   '': [
     'issuer', 'jwksUri', 'audience', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
-    'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus',
+    'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus', 'strategyName',
     'isGlobal',
   ],
   'cache.': [
@@ -288,6 +288,11 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     problems.push(`unavailableStatus must be 401 or 503, got ${describeValue(unavailableStatus)}`);
   }
 
+  const strategyName = input.strategyName ?? JWKS_STRATEGY_NAME;
+  if (typeof strategyName !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(strategyName)) {
+    problems.push(`strategyName must be a short name of letters, digits and . _ : -, got ${describeValue(strategyName)}`);
+  }
+
   if (problems.length > 0) throw new JwksOptionsError(problems);
   return Object.freeze({
     issuer: input.issuer,
@@ -305,6 +310,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     failOnWarmupError: input.failOnWarmupError ?? false,
     warmupTimeoutMs,
     unavailableStatus,
+    strategyName,
     maxTokenBytes: JWKS_DEFAULTS.maxTokenBytes,
   });
 }

@@ -138,6 +138,8 @@ describe('resolveJwksOptions', () => {
     [{ requiredClaims: sparse('sub') }, 'requiredClaims must be an array of claim names'],
     [{ audience: sparse('api') }, 'audience is required'],
     [{ issuer: ' https://tenant.auth0.com/ ' }, 'issuer has leading or trailing whitespace'],
+    [{ strategyName: 'two words' }, 'strategyName must be a short name'],
+    [{ strategyName: '' }, 'strategyName must be a short name'],
   ])('refuses %j, which would otherwise break the module at runtime', (override, message) => {
     expect(() => resolveJwksOptions({ ...base, ...override } as never)).toThrow(message);
   });
