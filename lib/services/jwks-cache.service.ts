@@ -19,7 +19,7 @@ import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser.js';
 import { SAFE_KID } from '../verify/kid.js';
 import { readSnapshotFile, writeSnapshot } from '../store/key-set-snapshot.store.js';
-import type { Clock, TimerHandle } from '../cache/clock.js';
+import { randomOf, type Clock, type TimerHandle } from '../cache/clock.js';
 import { initialKeySetState, type KeySetError, type KeySetState } from '../cache/key-set.state.js';
 import {
   decideLookup,
@@ -136,6 +136,8 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
   private closed = false;
   /** Snapshot writes run one after another, so an older set never lands over a newer one. */
   private snapshotWrite: Promise<void> = Promise.resolve();
+  /** Jitter from the injected clock (deterministic in tests). */
+  private readonly random: () => number;
 
   constructor(
     @Inject(JWKS_RESOLVED_OPTIONS) private readonly options: ResolvedJwksOptions,
@@ -144,6 +146,7 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
   ) {
     this.policy = { ...options.cache, unavailableRetryMaxMs: JWKS_DEFAULTS.unavailableRetryMaxMs };
     this.uri = uriForLog(options.jwksUri);
+    this.random = randomOf(clock);
   }
 
   /**
@@ -424,7 +427,7 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
           this.clock.now(),
           this.policy,
           { code: e.code, kind: e.kind, message: e.message, status: e.status, retryAfterMs: e.retryAfterMs },
-          Math.random(),
+          this.random(),
           ctx(),
         ),
       );
@@ -494,7 +497,7 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
   private schedule(): void {
     if (this.closed) return;
     const now = this.clock.now();
-    const at = nextRefreshAt(this.state, now, this.policy, Math.random());
+    const at = nextRefreshAt(this.state, now, this.policy, this.random());
     if (this.timer !== null && this.scheduledAt === at) return;
     this.cancelTimer();
     this.scheduledAt = at;
