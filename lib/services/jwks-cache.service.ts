@@ -131,6 +131,9 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
   /** `fetchSeq` at the last `invalidate()`: only a fetch numbered above it answers the invalidation. */
   private invalidatedAtSeq = 0;
   private waiters = 0;
+  /** Upstream requests this process made (answered or failed), and how many were answered 304. */
+  private fetchCount = 0;
+  private notModifiedCount = 0;
   private timer: TimerHandle | null = null;
   private scheduledAt: number | null = null;
   private closed = false;
@@ -315,8 +318,8 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
       nextAttemptAt: s.notBefore > now ? s.notBefore : null,
       consecutiveFailures: s.failures,
       lastError: s.lastError,
-      fetchCount: s.fetchCount,
-      notModifiedCount: s.notModifiedCount,
+      fetchCount: this.fetchCount,
+      notModifiedCount: this.notModifiedCount,
     };
   }
 
@@ -406,6 +409,11 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
       });
       const now = this.clock.now();
       if (result.kind === 'not-modified') {
+        // A 304 with no set held changes nothing (see onNotModified), so it is not counted either.
+        if (this.state.jwks !== null) {
+          this.fetchCount++;
+          this.notModifiedCount++;
+        }
         this.commit(onNotModified(this.state, now, this.policy, result, ctx()));
         return;
       }
@@ -418,9 +426,11 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
         }
       }
       // Replace the whole set at once: a key absent from a good new set stops verifying now.
+      this.fetchCount++;
       this.commit(onFetchSuccess(this.state, now, this.policy, result, ctx()), { parsed });
     } catch (err) {
       const e = err instanceof JwksFetchError ? err : new JwksFetchError(`JWKS fetch failed: ${(err as Error)?.name ?? 'error'}`, 'network');
+      this.fetchCount++;
       this.commit(
         onFetchFailure(
           this.state,

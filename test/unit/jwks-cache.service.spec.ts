@@ -172,3 +172,15 @@ describe('jitter from the injected clock', () => {
     expect(s.nextRefreshAt).toBeLessThan((s.freshUntil as number) - 15_000);
   });
 });
+
+describe('per-process counters', () => {
+  it('are counted by the service, not carried in the shareable key-set state', async () => {
+    const { svc, f } = await started();
+    f.fail = new JwksFetchError('down', 'status', 500);
+    await svc.refresh();
+    expect(svc.getState()).toMatchObject({ fetchCount: 2, notModifiedCount: 0, consecutiveFailures: 1 });
+    const shared = (svc as unknown as { state: object }).state;
+    expect(Object.keys(shared)).not.toContain('fetchCount');
+    expect(Object.keys(shared)).not.toContain('notModifiedCount');
+  });
+});
