@@ -29,7 +29,8 @@ const providers: Provider[] = [
   JwksCacheService,
   {
     provide: JwtVerifier,
-    useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock) => new JwtVerifier(options, cache, clock),
+    // The verifier resolves keys on the source itself: no delegation layer on the per-request path.
+    useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock) => new JwtVerifier(options, cache.source, clock),
     inject: [JWKS_RESOLVED_OPTIONS, JwksCacheService, JWKS_CLOCK],
   },
   {
