@@ -173,3 +173,9 @@ export const JWKS_RESOLVED_OPTIONS = Symbol('JWKS_RESOLVED_OPTIONS');
 export const JWKS_CLOCK = Symbol('JWKS_CLOCK');
 /** Injection token of the `JwksFetcher` that retrieves the raw key set. */
 export const JWKS_FETCHER = Symbol('JWKS_FETCHER');
+/**
+ * Injection token of the `KeySetStore` the key set persists to and takes pushed changes from.
+ * Defaults to the snapshot file when `cache.snapshotPath` is set, else memory; provide your own
+ * (or a fleet's) under this token.
+ */
+export const JWKS_STORE = Symbol('JWKS_STORE');

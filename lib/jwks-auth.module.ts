@@ -1,6 +1,7 @@
-import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { JWKS_CLOCK, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS } from './jwks-auth.constants.js';
+import { JWKS_CLOCK, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from './jwks-auth.constants.js';
+import { defaultKeySetStore } from './store/default-key-set.store.js';
 import {
   ConfigurableJwksAuthModule,
   JWKS_AUTH_MODULE_OPTIONS,
@@ -26,6 +27,12 @@ const providers: Provider[] = [
   },
   { provide: JWKS_CLOCK, useValue: systemClock },
   { provide: JWKS_FETCHER, useValue: httpJwksFetcher },
+  {
+    provide: JWKS_STORE,
+    // `cache.snapshotPath` → the snapshot file, else memory; override the token for another store.
+    useFactory: (options: ResolvedJwksOptions) => defaultKeySetStore(options, new Logger('JwksAuth')),
+    inject: [JWKS_RESOLVED_OPTIONS],
+  },
   JwksCacheService,
   {
     provide: JwtVerifier,
@@ -43,7 +50,7 @@ const providers: Provider[] = [
   JwksHealthIndicator,
 ];
 
-const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator];
+const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator];
 
 /**
  * `APP_GUARD` for `globalGuard: true`. With `forRootAsync` the options are only known at runtime,

@@ -18,7 +18,7 @@ import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser.js';
 import { SAFE_KID } from '../verify/kid.js';
 import { kidFingerprint } from '../events/kid.fingerprint.js';
-import { readSnapshotFile, writeSnapshot } from '../store/key-set-snapshot.store.js';
+import type { KeySetStore } from '../store/key-set.store.js';
 import { randomOf, type Clock, type TimerHandle } from './clock.js';
 import { initialKeySetState, type KeySetError, type KeySetState } from './key-set.state.js';
 import {
@@ -113,6 +113,8 @@ export interface KeySetSourceDeps {
   options: ResolvedJwksOptions;
   clock: Clock;
   fetcher: JwksFetcher;
+  /** Where the state is saved and pushed changes come from; the source's own memory serves lookups. */
+  store: KeySetStore;
   log: KeySetLog;
 }
 
@@ -128,6 +130,8 @@ export class KeySetSource {
   private readonly clock: Clock;
   private readonly fetcher: JwksFetcher;
   private readonly logger: KeySetLog;
+  private readonly store: KeySetStore;
+  private unwatch: (() => void) | null = null;
   private readonly policy: KeySetPolicyOptions;
   private readonly uri: string;
   private state: KeySetState = initialKeySetState();
@@ -147,13 +151,14 @@ export class KeySetSource {
   private timer: TimerHandle | null = null;
   private scheduledAt: number | null = null;
   private closed = false;
-  /** Snapshot writes run one after another, so an older set never lands over a newer one. */
-  private snapshotWrite: Promise<void> = Promise.resolve();
+  /** Store writes run one after another, so an older set never lands over a newer one. */
+  private storeWrite: Promise<void> = Promise.resolve();
   /** Jitter from the injected clock (deterministic in tests). */
   private readonly random: () => number;
 
-  constructor({ options, clock, fetcher, log }: KeySetSourceDeps) {
+  constructor({ options, clock, fetcher, store, log }: KeySetSourceDeps) {
     this.options = options;
+    this.store = store;
     this.clock = clock;
     this.fetcher = fetcher;
     this.logger = log;
@@ -167,9 +172,10 @@ export class KeySetSource {
    * `warmupTimeoutMs`; a slower fetch carries on in the background.
    */
   async start(): Promise<void> {
+    this.unwatch ??= this.store.watch?.((state) => this.applyStored(state)) ?? null;
     const flight = this.startFetch('warm-up');
     const finished = await this.within(flight.done, this.options.warmupTimeoutMs);
-    if (this.state.jwks === null) await this.restoreSnapshot();
+    if (this.state.jwks === null) await this.restoreFromStore();
     if (this.state.jwks !== null) return;
     const last = this.state.lastError;
     const reason = finished ? (last?.message ?? 'unknown error') : `no answer within warmupTimeoutMs (${this.options.warmupTimeoutMs} ms)`;
@@ -179,11 +185,27 @@ export class KeySetSource {
     this.logger.error(`JWKS warm-up from ${this.uri} failed: ${reason}; ${finished ? 'retrying' : 'still fetching'} in the background`);
   }
 
-  /** Clears the timer and waits for a pending snapshot write, so a graceful stop keeps the last set. */
+  /** Clears the timer, stops watching the store and waits for a pending save, so a graceful stop keeps the last set. */
   async close(): Promise<void> {
     this.closed = true;
     this.cancelTimer();
-    await this.snapshotWrite;
+    this.unwatch?.();
+    this.unwatch = null;
+    await this.storeWrite;
+  }
+
+  /**
+   * A state saved elsewhere (another process of a fleet) and pushed by the store: it becomes this
+   * process's state, through `commit()` like any other change. One whose key set does not parse is
+   * ignored: the held set keeps serving.
+   */
+  applyStored(state: KeySetState): void {
+    if (this.closed) return;
+    try {
+      this.commit(state, { persist: false });
+    } catch {
+      this.logger.warn('JWKS store: a pushed key set is not usable; keeping the held one');
+    }
   }
 
   /**
@@ -466,55 +488,59 @@ export class KeySetSource {
    */
   private commit(next: KeySetState, change: { parsed?: KeyIndex; persist?: boolean } = {}): void {
     const prev = this.state;
+    // A raw set that changed without a parse in hand (one pushed by the store) is parsed here,
+    // before anything changes: a set that does not parse throws and leaves the state as it was.
+    const parsed = change.parsed ?? (next.jwks !== prev.jwks ? this.parse(next.jwks) : undefined);
     this.state = next;
-    if (change.parsed !== undefined) this.parsed = change.parsed;
-    if (change.parsed !== undefined || next.revokedKids !== prev.revokedKids) {
+    if (parsed !== undefined) this.parsed = parsed;
+    if (parsed !== undefined || next.revokedKids !== prev.revokedKids) {
       this.revoked = new Set(next.revokedKids);
       this.index = this.revoked.size === 0 ? this.parsed : new KeyIndex(this.parsed.keys.filter((k) => k.kid === undefined || !this.revoked.has(k.kid)), this.parsed.rejected);
     }
-    if ((change.persist ?? true) && next.fetchedAt !== prev.fetchedAt) this.saveSnapshot();
+    if ((change.persist ?? true) && next.fetchedAt !== prev.fetchedAt) this.save();
     // While a fetch runs, its end re-arms the timer.
     if (this.flight === null) this.schedule();
   }
 
-  /** After a failed or slow warm-up: serve the last good set from disk if it is still within maxStaleMs. */
-  private async restoreSnapshot(): Promise<void> {
-    const path = this.options.cache.snapshotPath;
-    if (path === null) return;
-    const read = await readSnapshotFile(path, this.options.jwksUri, this.options.fetch.maxResponseBytes * 2);
-    const now = this.clock.now();
-    // The fetch may have answered while the file was read: a fetched set beats any snapshot.
-    if (this.state.jwks !== null) return;
-    if (!read.ok) {
-      this.logger.warn(`JWKS snapshot: not used (${read.reason})`);
-      return;
+  private parse(jwks: string | null): KeyIndex {
+    return jwks === null ? KeyIndex.EMPTY : parseJwkSet(jwks, this.options.algorithms, this.options.fetch.maxKeys);
+  }
+
+  /** After a failed or slow warm-up: serve the last good set the store holds if it is still within maxStaleMs. */
+  private async restoreFromStore(): Promise<void> {
+    let stored: KeySetState | null;
+    try {
+      stored = await this.store.load();
+    } catch {
+      stored = null;
     }
-    const snapshot = read.snapshot;
-    if (now >= snapshot.freshUntil + this.policy.maxStaleMs) {
+    const now = this.clock.now();
+    // The fetch may have answered while the store was read: a fetched set beats any stored one.
+    if (this.state.jwks !== null || stored === null || stored.jwks === null || stored.fetchedAt === null) return;
+    if (now >= stored.freshUntil + this.policy.maxStaleMs) {
       this.logger.warn('JWKS snapshot: not used (older than maxStaleMs)');
       return;
     }
     let parsed: KeyIndex;
     try {
-      parsed = parseJwkSet(snapshot.jwks, this.options.algorithms, this.options.fetch.maxKeys);
+      parsed = this.parse(stored.jwks);
     } catch {
       this.logger.warn('JWKS snapshot: its key set is not usable');
       return;
     }
+    const snapshot = { jwks: stored.jwks, fetchedAt: stored.fetchedAt, etag: stored.etag, freshUntil: stored.freshUntil };
     this.commit(onSnapshotRestored(this.state, snapshot), { parsed, persist: false });
     this.logger.warn(`JWKS snapshot: serving ${this.index.size} key(s) fetched ${Math.round((now - snapshot.fetchedAt) / 1000)} s ago until ${this.uri} answers`);
   }
 
-  /** Persist the last good set, off the request path; a failed write is logged, never fatal. */
-  private saveSnapshot(): void {
-    const path = this.options.cache.snapshotPath;
-    const { jwks, fetchedAt, etag, freshUntil } = this.state;
-    if (path === null || jwks === null || fetchedAt === null) return;
-    const snapshot = { version: 1 as const, jwksUri: this.options.jwksUri, jwks, fetchedAt, etag, freshUntil };
-    this.snapshotWrite = this.snapshotWrite
-      .then(() => writeSnapshot(path, snapshot))
+  /** Save the state, off the request path; a failed save is logged, never fatal. */
+  private save(): void {
+    const state = this.state;
+    if (state.jwks === null || state.fetchedAt === null) return;
+    this.storeWrite = this.storeWrite
+      .then(() => this.store.save(state))
       .catch((err: unknown) => {
-        this.logger.warn(`JWKS snapshot: could not be written (${(err as { code?: string })?.code ?? 'error'})`);
+        this.logger.warn(`JWKS store: the key set could not be saved (${(err as { code?: string })?.code ?? 'error'})`);
       });
   }
 

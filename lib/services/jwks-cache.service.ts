@@ -1,10 +1,12 @@
 import type { KeyObject } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { JWKS_CLOCK, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS } from '../jwks-auth.constants.js';
+import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { JWKS_CLOCK, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from '../jwks-auth.constants.js';
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
 import type { VerificationKey } from '../verify/jwk-set.parser.js';
 import type { Clock } from '../cache/clock.js';
+import type { KeySetStore } from '../store/key-set.store.js';
+import { defaultKeySetStore } from '../store/default-key-set.store.js';
 import { KeySetSource, type JwksCacheState, type JwksRefreshOptions } from '../cache/key-set.source.js';
 
 export type { JwksCacheState, JwksRefreshOptions } from '../cache/key-set.source.js';
@@ -12,7 +14,7 @@ export { kidFingerprint } from '../events/kid.fingerprint.js';
 
 /**
  * The Nest shell of one issuer's key set: builds a `KeySetSource` from the resolved options,
- * clock and fetcher, warms it at bootstrap, stops it at shutdown, and delegates the rest.
+ * clock, fetcher and store (`JWKS_STORE`), warms it at bootstrap, stops it at shutdown, and delegates the rest.
  * See `KeySetSource` for how the cache behaves.
  */
 // Fits the verifier's `KeyResolver` without saying `implements`: those methods are internal, so
@@ -27,8 +29,11 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(JWKS_RESOLVED_OPTIONS) options: ResolvedJwksOptions,
     @Inject(JWKS_CLOCK) clock: Clock,
     @Inject(JWKS_FETCHER) fetcher: JwksFetcher,
+    // Optional so the service can be built by hand (tests, scripts): the options' store then.
+    @Optional() @Inject(JWKS_STORE) store?: KeySetStore,
   ) {
-    this.source = new KeySetSource({ options, clock, fetcher, log: new Logger('JwksAuth') });
+    const log = new Logger('JwksAuth');
+    this.source = new KeySetSource({ options, clock, fetcher, store: store ?? defaultKeySetStore(options, log), log });
   }
 
   /**
