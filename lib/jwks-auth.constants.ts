@@ -179,3 +179,9 @@ export const JWKS_FETCHER = Symbol('JWKS_FETCHER');
  * (or a fleet's) under this token.
  */
 export const JWKS_STORE = Symbol('JWKS_STORE');
+/**
+ * Injection token of the `JwksAuthEventListener[]` that receive the key set's events. Defaults to
+ * `[loggingListener(...)]` (the log lines); provide your own list to add metrics (keep the logging
+ * one to keep the logs).
+ */
+export const JWKS_EVENT_LISTENERS = Symbol('JWKS_EVENT_LISTENERS');

@@ -1,6 +1,7 @@
 import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { JWKS_CLOCK, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from './jwks-auth.constants.js';
+import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from './jwks-auth.constants.js';
+import { loggingListener } from './events/jwks-auth.events.js';
 import { defaultKeySetStore } from './store/default-key-set.store.js';
 import {
   ConfigurableJwksAuthModule,
@@ -33,6 +34,8 @@ const providers: Provider[] = [
     useFactory: (options: ResolvedJwksOptions) => defaultKeySetStore(options, new Logger('JwksAuth')),
     inject: [JWKS_RESOLVED_OPTIONS],
   },
+  // Today's log lines; provide a list under this token to add metrics (keep this one for the logs).
+  { provide: JWKS_EVENT_LISTENERS, useFactory: () => [loggingListener(new Logger('JwksAuth'))] },
   JwksCacheService,
   {
     provide: JwtVerifier,
@@ -50,7 +53,7 @@ const providers: Provider[] = [
   JwksHealthIndicator,
 ];
 
-const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator];
+const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JWKS_EVENT_LISTENERS, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator];
 
 /**
  * `APP_GUARD` for `globalGuard: true`. With `forRootAsync` the options are only known at runtime,

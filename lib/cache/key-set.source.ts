@@ -17,7 +17,7 @@ import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interf
 import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser.js';
 import { SAFE_KID } from '../verify/kid.js';
-import { kidFingerprint } from '../events/kid.fingerprint.js';
+import type { JwksAuthEvent, JwksAuthEventListener } from '../events/jwks-auth.events.js';
 import type { KeySetStore } from '../store/key-set.store.js';
 import { randomOf, type Clock, type TimerHandle } from './clock.js';
 import { initialKeySetState, type KeySetError, type KeySetState } from './key-set.state.js';
@@ -102,7 +102,7 @@ function uriForLog(uri: string): string {
   }
 }
 
-/** Where the source writes its log lines (Nest's `Logger` fits). */
+/** Where log lines go (Nest's `Logger` fits): the logging listener's and the snapshot store's sink. */
 export interface KeySetLog {
   warn(message: string): void;
   error(message: string): void;
@@ -115,7 +115,8 @@ export interface KeySetSourceDeps {
   fetcher: JwksFetcher;
   /** Where the state is saved and pushed changes come from; the source's own memory serves lookups. */
   store: KeySetStore;
-  log: KeySetLog;
+  /** Receive every event (`loggingListener` for today's log lines). */
+  listeners: readonly JwksAuthEventListener[];
 }
 
 /**
@@ -129,7 +130,7 @@ export class KeySetSource {
   private readonly options: ResolvedJwksOptions;
   private readonly clock: Clock;
   private readonly fetcher: JwksFetcher;
-  private readonly logger: KeySetLog;
+  private readonly listeners: readonly JwksAuthEventListener[];
   private readonly store: KeySetStore;
   private unwatch: (() => void) | null = null;
   private readonly policy: KeySetPolicyOptions;
@@ -156,12 +157,12 @@ export class KeySetSource {
   /** Jitter from the injected clock (deterministic in tests). */
   private readonly random: () => number;
 
-  constructor({ options, clock, fetcher, store, log }: KeySetSourceDeps) {
+  constructor({ options, clock, fetcher, store, listeners }: KeySetSourceDeps) {
     this.options = options;
     this.store = store;
     this.clock = clock;
     this.fetcher = fetcher;
-    this.logger = log;
+    this.listeners = listeners;
     this.policy = { ...options.cache, unavailableRetryMaxMs: JWKS_DEFAULTS.unavailableRetryMaxMs };
     this.uri = uriForLog(options.jwksUri);
     this.random = randomOf(clock);
@@ -182,7 +183,7 @@ export class KeySetSource {
     if (this.options.failOnWarmupError) {
       throw new JwksFetchError(`JWKS warm-up from ${this.uri} failed: ${reason}`, finished ? ((last?.kind ?? 'network') as JwksFetchErrorKind) : 'timeout', finished ? last?.status : undefined);
     }
-    this.logger.error(`JWKS warm-up from ${this.uri} failed: ${reason}; ${finished ? 'retrying' : 'still fetching'} in the background`);
+    this.emit({ type: 'warm-up-failed', jwksUri: this.uri, reason, stillFetching: !finished });
   }
 
   /** Clears the timer, stops watching the store and waits for a pending save, so a graceful stop keeps the last set. */
@@ -202,9 +203,9 @@ export class KeySetSource {
   applyStored(state: KeySetState): void {
     if (this.closed) return;
     try {
-      this.commit(state, { persist: false });
+      this.commit(state, { persist: false, origin: 'watch' });
     } catch {
-      this.logger.warn('JWKS store: a pushed key set is not usable; keeping the held one');
+      this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'unusable-pushed-set' });
     }
   }
 
@@ -233,7 +234,12 @@ export class KeySetSource {
         if (found && found.length > 0) return found;
         throw new KeyNotFoundError('no key in the set matches the token');
       }
-      if (decision.action === 'fail') throw this.failure(decision.reason);
+      if (round === 0 && kid !== undefined && !this.index.has(kid)) this.emit({ type: 'unknown-kid', jwksUri: this.uri });
+      if (decision.action === 'fail') {
+        const r = decision.reason;
+        if (r === 'cooldown' || r === 'backoff' || r === 'busy') this.emit({ type: 'refetch-refused', jwksUri: this.uri, reason: r });
+        throw this.failure(r);
+      }
       const flight = decision.action === 'fetch' ? this.startFetch(decision.reason) : (this.flight as Flight);
       // Invalidated again and again while this request waited: do not chase invalidations forever.
       const answered = round + 1 < MAX_LOOKUP_ROUNDS && (await this.waitFor(flight));
@@ -242,7 +248,11 @@ export class KeySetSource {
       // unanswered revalidation must not refuse valid tokens); anything else is refused.
       if (kid !== undefined && this.revoked.has(kid)) throw new KeyRevokedError('the token kid was revoked by the operator');
       const held = isUsable(this.state, this.clock.now(), this.policy) ? this.index.candidates(kid, alg ?? '') : undefined;
-      if (held !== undefined && held.length > 0) return held;
+      if (held !== undefined && held.length > 0) {
+        const now = this.clock.now();
+        this.emit({ type: 'stale-served', jwksUri: this.uri, reason: 'wait-timeout', ageMs: this.state.fetchedAt === null ? null : now - this.state.fetchedAt });
+        return held;
+      }
       if (!isUsable(this.state, this.clock.now(), this.policy)) throw this.failure('unavailable');
       throw new KeyWaitTimeoutError(`no answer from the JWKS endpoint within maxWaitMs (${this.policy.maxWaitMs} ms)`);
     }
@@ -319,7 +329,7 @@ export class KeySetSource {
       throw new JwksArgumentError(`revokeKey(kid): at most ${JWKS_DEFAULTS.maxRevokedKids} kids can be revoked at once; restore some first`);
     }
     this.commit(onKeyRevoked(this.state, kid));
-    this.logger.warn(`JWKS: key ${kidFingerprint(kid)} revoked by the operator: its tokens are refused until restoreKey()`);
+    this.emit({ type: 'key-revoked', jwksUri: this.uri, kid });
   }
 
   /** Undo `revokeKey(kid)`: the kid verifies again if the IdP still publishes it. */
@@ -327,7 +337,7 @@ export class KeySetSource {
     this.checkKid('restoreKey', kid);
     if (!this.state.revokedKids.includes(kid)) return;
     this.commit(onKeyRestored(this.state, kid));
-    this.logger.warn(`JWKS: key ${kidFingerprint(kid)} restored by the operator`);
+    this.emit({ type: 'key-restored', jwksUri: this.uri, kid });
   }
 
   /** The shareable key-set state as it stands (plain data; what a store holds). */
@@ -424,7 +434,7 @@ export class KeySetSource {
     const flight: Flight = { seq: ++this.fetchSeq, reason, startedAt: now, done: Promise.resolve(), deadline: null, deadlineTimer: null };
     this.flight = flight;
     this.commit(onFetchStart(this.state, now, reason));
-    flight.done = this.fetchOnce(flight.seq).finally(() => {
+    flight.done = this.fetchOnce(flight.seq, reason, now).finally(() => {
       if (flight.deadlineTimer !== null) this.clock.clearTimeout(flight.deadlineTimer);
       this.flight = null;
       this.schedule();
@@ -433,7 +443,7 @@ export class KeySetSource {
   }
 
   /** One upstream fetch; never rejects: its outcome lands in the state. */
-  private async fetchOnce(seq: number): Promise<void> {
+  private async fetchOnce(seq: number, reason: FetchReason, startedAt: number): Promise<void> {
     const { timeoutMs, maxResponseBytes, maxKeys } = this.options.fetch;
     const ctx = () => ({ answersInvalidation: seq > this.invalidatedAtSeq });
     try {
@@ -452,6 +462,7 @@ export class KeySetSource {
           this.notModifiedCount++;
         }
         this.commit(onNotModified(this.state, now, this.policy, result, ctx()));
+        this.emit({ type: 'fetch-finished', jwksUri: this.uri, trigger: reason, outcome: 'not-modified', status: 304, durationMs: now - startedAt });
         return;
       }
       // An unchanged set keeps its parsed keys (and every verified token they back).
@@ -459,12 +470,13 @@ export class KeySetSource {
       if (result.jwks !== this.state.jwks) {
         parsed = parseJwkSet(result.jwks, this.options.algorithms, maxKeys);
         if (parsed.rejected.length > 0) {
-          this.logger.warn(`JWKS from ${this.uri}: ${parsed.rejected.length} key(s) skipped (${[...new Set(parsed.rejected)].join(', ')})`);
+          this.emit({ type: 'keys-skipped', jwksUri: this.uri, count: parsed.rejected.length, reasons: [...new Set(parsed.rejected)] });
         }
       }
       // Replace the whole set at once: a key absent from a good new set stops verifying now.
       this.fetchCount++;
-      this.commit(onFetchSuccess(this.state, now, this.policy, result, ctx()), { parsed });
+      this.commit(onFetchSuccess(this.state, now, this.policy, result, ctx()), { parsed, origin: 'fetch' });
+      this.emit({ type: 'fetch-finished', jwksUri: this.uri, trigger: reason, outcome: 'ok', status: 200, durationMs: now - startedAt });
     } catch (err) {
       const e = err instanceof JwksFetchError ? err : new JwksFetchError(`JWKS fetch failed: ${(err as Error)?.name ?? 'error'}`, 'network');
       this.fetchCount++;
@@ -478,7 +490,18 @@ export class KeySetSource {
           ctx(),
         ),
       );
-      this.logger.warn(`JWKS fetch from ${this.uri} failed: ${e.message}; next attempt in ${Math.max(0, this.state.notBefore - this.clock.now())} ms`);
+      const now = this.clock.now();
+      this.emit({
+        type: 'fetch-finished',
+        jwksUri: this.uri,
+        trigger: reason,
+        outcome: 'failed',
+        status: e.status,
+        durationMs: now - startedAt,
+        error: { code: e.code, kind: e.kind, message: e.message },
+        nextAttemptInMs: Math.max(0, this.state.notBefore - now),
+      });
+      if (isUsable(this.state, now, this.policy)) this.emit({ type: 'stale-served', jwksUri: this.uri, reason: 'fetch-failed', ageMs: this.state.fetchedAt === null ? null : now - this.state.fetchedAt });
     }
   }
 
@@ -486,20 +509,42 @@ export class KeySetSource {
    * The one way the state changes: re-derives the lookup index when the raw set or the revoked
    * kids changed, persists a newly fetched set, and re-arms the background timer.
    */
-  private commit(next: KeySetState, change: { parsed?: KeyIndex; persist?: boolean } = {}): void {
+  private commit(next: KeySetState, change: { parsed?: KeyIndex; persist?: boolean; origin?: 'fetch' | 'store' | 'watch' } = {}): void {
     const prev = this.state;
     // A raw set that changed without a parse in hand (one pushed by the store) is parsed here,
     // before anything changes: a set that does not parse throws and leaves the state as it was.
     const parsed = change.parsed ?? (next.jwks !== prev.jwks ? this.parse(next.jwks) : undefined);
     this.state = next;
+    const before = this.parsed;
     if (parsed !== undefined) this.parsed = parsed;
     if (parsed !== undefined || next.revokedKids !== prev.revokedKids) {
       this.revoked = new Set(next.revokedKids);
       this.index = this.revoked.size === 0 ? this.parsed : new KeyIndex(this.parsed.keys.filter((k) => k.kid === undefined || !this.revoked.has(k.kid)), this.parsed.rejected);
     }
+    if (parsed !== undefined && parsed !== before && next.jwks !== prev.jwks) this.emitChanged(before, parsed, change.origin ?? 'fetch');
     if ((change.persist ?? true) && next.fetchedAt !== prev.fetchedAt) this.save();
     // While a fetch runs, its end re-arms the timer.
     if (this.flight === null) this.schedule();
+  }
+
+  /** Delivers an event to every listener; a listener's throw never reaches the key set. */
+  private emit(event: JwksAuthEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken metrics or log sink must not break key lookups.
+      }
+    }
+  }
+
+  private emitChanged(before: KeyIndex, after: KeyIndex, origin: 'fetch' | 'store' | 'watch'): void {
+    if (this.listeners.length === 0) return;
+    const was = new Set(before.kids());
+    const now = new Set(after.kids());
+    const kidsAdded = [...now].filter((k) => !was.has(k));
+    const kidsRemoved = [...was].filter((k) => !now.has(k));
+    this.emit({ type: 'key-set-changed', jwksUri: this.uri, origin, kidsAdded, kidsRemoved, keyCount: after.size });
   }
 
   private parse(jwks: string | null): KeyIndex {
@@ -518,19 +563,19 @@ export class KeySetSource {
     // The fetch may have answered while the store was read: a fetched set beats any stored one.
     if (this.state.jwks !== null || stored === null || stored.jwks === null || stored.fetchedAt === null) return;
     if (now >= stored.freshUntil + this.policy.maxStaleMs) {
-      this.logger.warn('JWKS snapshot: not used (older than maxStaleMs)');
+      this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'older-than-max-stale' });
       return;
     }
     let parsed: KeyIndex;
     try {
       parsed = this.parse(stored.jwks);
     } catch {
-      this.logger.warn('JWKS snapshot: its key set is not usable');
+      this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'unusable-key-set' });
       return;
     }
     const snapshot = { jwks: stored.jwks, fetchedAt: stored.fetchedAt, etag: stored.etag, freshUntil: stored.freshUntil };
-    this.commit(onSnapshotRestored(this.state, snapshot), { parsed, persist: false });
-    this.logger.warn(`JWKS snapshot: serving ${this.index.size} key(s) fetched ${Math.round((now - snapshot.fetchedAt) / 1000)} s ago until ${this.uri} answers`);
+    this.commit(onSnapshotRestored(this.state, snapshot), { parsed, persist: false, origin: 'store' });
+    this.emit({ type: 'store-restored', jwksUri: this.uri, keyCount: this.index.size, ageMs: now - snapshot.fetchedAt });
   }
 
   /** Save the state, off the request path; a failed save is logged, never fatal. */
@@ -540,7 +585,7 @@ export class KeySetSource {
     this.storeWrite = this.storeWrite
       .then(() => this.store.save(state))
       .catch((err: unknown) => {
-        this.logger.warn(`JWKS store: the key set could not be saved (${(err as { code?: string })?.code ?? 'error'})`);
+        this.emit({ type: 'store-save-failed', jwksUri: this.uri, code: String((err as { code?: string })?.code ?? 'error') });
       });
   }
 

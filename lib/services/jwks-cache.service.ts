@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { JWKS_CLOCK, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from '../jwks-auth.constants.js';
+import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from '../jwks-auth.constants.js';
+import { loggingListener, type JwksAuthEventListener } from '../events/jwks-auth.events.js';
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
 import type { VerificationKey } from '../verify/jwk-set.parser.js';
@@ -14,7 +15,7 @@ export { kidFingerprint } from '../events/kid.fingerprint.js';
 
 /**
  * The Nest shell of one issuer's key set: builds a `KeySetSource` from the resolved options,
- * clock, fetcher and store (`JWKS_STORE`), warms it at bootstrap, stops it at shutdown, and delegates the rest.
+ * clock, fetcher, store (`JWKS_STORE`) and event listeners (`JWKS_EVENT_LISTENERS`), warms it at bootstrap, stops it at shutdown, and delegates the rest.
  * See `KeySetSource` for how the cache behaves.
  */
 // Fits the verifier's `KeyResolver` without saying `implements`: those methods are internal, so
@@ -31,9 +32,16 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(JWKS_FETCHER) fetcher: JwksFetcher,
     // Optional so the service can be built by hand (tests, scripts): the options' store then.
     @Optional() @Inject(JWKS_STORE) store?: KeySetStore,
+    @Optional() @Inject(JWKS_EVENT_LISTENERS) listeners?: readonly JwksAuthEventListener[],
   ) {
     const log = new Logger('JwksAuth');
-    this.source = new KeySetSource({ options, clock, fetcher, store: store ?? defaultKeySetStore(options, log), log });
+    this.source = new KeySetSource({
+      options,
+      clock,
+      fetcher,
+      store: store ?? defaultKeySetStore(options, log),
+      listeners: listeners ?? [loggingListener(log)],
+    });
   }
 
   /**

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { KeySetSource, type KeySetLog } from '../../lib/cache/key-set.source';
 import type { KeySetState } from '../../lib/cache/key-set.state';
 import type { KeySetStore } from '../../lib/store/key-set.store';
+import { loggingListener, type JwksAuthEvent } from '../../lib/events/jwks-auth.events';
 import { resolveJwksOptions } from '../../lib/options/options.validator';
 import { JwksFetchError } from '../../lib/errors/jwks.errors';
 import type { JwksFetcher, JwksFetchResult } from '../../lib/fetch/jwks.fetcher';
@@ -66,9 +67,10 @@ function silentLog(): KeySetLog & { lines: string[] } {
 
 async function started(store = fakeStore(), idp = fakeIdp(), clock = new FakeClock()) {
   const log = silentLog();
-  const source = new KeySetSource({ options, clock, fetcher: idp.fetcher, store, log });
+  const events: JwksAuthEvent[] = [];
+  const source = new KeySetSource({ options, clock, fetcher: idp.fetcher, store, listeners: [loggingListener(log), (e) => events.push(e)] });
   await source.start();
-  return { source, store, idp, clock, log };
+  return { source, store, idp, clock, log, events };
 }
 
 describe('KeySetSource', () => {
@@ -165,5 +167,88 @@ describe('JWKS_STORE', () => {
     const mine = fakeStore();
     expect(await storeOf({ algorithms: ['ES256'] }, mine)).toBe(mine);
     expect(mine.saves).toHaveLength(1); // the warm-up's set went to the store provided
+  });
+});
+
+describe('KeySetSource events', () => {
+  it('emits fetch-finished with trigger, outcome, status and duration, and key-set-changed with the kids', async () => {
+    const { source, idp, clock, events } = await started();
+    expect(events).toContainEqual(expect.objectContaining({ type: 'fetch-finished', trigger: 'warm-up', outcome: 'ok', status: 200, durationMs: 0 }));
+    expect(events).toContainEqual(expect.objectContaining({ type: 'key-set-changed', origin: 'fetch', kidsAdded: ['k1'], kidsRemoved: [], keyCount: 1 }));
+    events.length = 0;
+    idp.keys = [jwk('k2')];
+    await clock.advance(1_000);
+    await source.refresh();
+    expect(events).toEqual([
+      expect.objectContaining({ type: 'key-set-changed', kidsAdded: ['k2'], kidsRemoved: ['k1'] }),
+      expect.objectContaining({ type: 'fetch-finished', trigger: 'manual', outcome: 'ok' }),
+    ]);
+    events.length = 0;
+    await source.refresh(); // same raw set: no change event
+    expect(events.map((e) => e.type)).toEqual(['fetch-finished']);
+    await source.close();
+  });
+
+  it('emits a failed fetch with its status and next attempt, and the stale set being served', async () => {
+    const { source, idp, events, log } = await started();
+    idp.fail = new JwksFetchError('down', 'status', 500);
+    await source.refresh();
+    const failed = events.find((e) => e.type === 'fetch-finished' && e.outcome === 'failed');
+    expect(failed).toMatchObject({ trigger: 'manual', status: 500, error: { kind: 'status' } });
+    expect(events).toContainEqual(expect.objectContaining({ type: 'stale-served', reason: 'fetch-failed' }));
+    expect(log.lines).toContainEqual(expect.stringMatching(/^warn JWKS fetch from https:\/\/issuer\.test\/jwks\.json failed: down; next attempt in \d+ ms$/));
+    await source.close();
+  });
+
+  it('emits unknown-kid and refetch-refused inside the cooldown, never the kid', async () => {
+    const { source, events } = await started();
+    await expect(source.resolveKeys('nope-1', 'ES256')).rejects.toThrow();
+    await expect(source.resolveKeys('nope-2', 'ES256')).rejects.toThrow();
+    expect(events.filter((e) => e.type === 'unknown-kid')).toHaveLength(2);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'refetch-refused', reason: 'cooldown' }));
+    expect(JSON.stringify(events.filter((e) => e.type !== 'key-set-changed'))).not.toContain('nope');
+    await source.close();
+  });
+
+  it('emits revoked and restored with the kid; the logging listener prints only its fingerprint', async () => {
+    const { source, events, log } = await started();
+    source.revokeKey('k1');
+    source.restoreKey('k1');
+    expect(events).toContainEqual(expect.objectContaining({ type: 'key-revoked', kid: 'k1' }));
+    expect(events).toContainEqual(expect.objectContaining({ type: 'key-restored', kid: 'k1' }));
+    expect(log.lines).toEqual([
+      expect.stringMatching(/^warn JWKS: key kid#[\w-]{10} revoked by the operator: its tokens are refused until restoreKey\(\)$/),
+      expect.stringMatching(/^warn JWKS: key kid#[\w-]{10} restored by the operator$/),
+    ]);
+    expect(log.lines.join('\n')).not.toMatch(/\bk1\b/);
+    await source.close();
+  });
+
+  it('a throwing listener does not break the key set', async () => {
+    const clock = new FakeClock();
+    const source = new KeySetSource({ options, clock, fetcher: fakeIdp().fetcher, store: fakeStore(), listeners: [() => { throw new Error('sink down'); }] });
+    await source.start();
+    await expect(source.resolveKeys('k1', 'ES256')).resolves.toHaveLength(1);
+    await source.close();
+  });
+});
+
+describe('JWKS_EVENT_LISTENERS', () => {
+  it('receives the key set events of a module that provides it', async () => {
+    const { Test } = await import('@nestjs/testing');
+    const { JwksAuthModule, JWKS_EVENT_LISTENERS, JWKS_FETCHER } = await import('../../lib');
+    const seen: JwksAuthEvent[] = [];
+    const ref = await Test.createTestingModule({
+      imports: [JwksAuthModule.forRoot({ issuer: 'https://issuer.test/', jwksUri: 'https://issuer.test/jwks.json?secret=1', audience: 'api', algorithms: ['ES256'] })],
+    })
+      .overrideProvider(JWKS_FETCHER)
+      .useValue(fakeIdp().fetcher)
+      .overrideProvider(JWKS_EVENT_LISTENERS)
+      .useValue([(e: JwksAuthEvent) => seen.push(e)])
+      .compile();
+    ref.useLogger(false);
+    await ref.init();
+    await ref.close();
+    expect(seen).toContainEqual(expect.objectContaining({ type: 'fetch-finished', trigger: 'warm-up', outcome: 'ok', jwksUri: 'https://issuer.test/jwks.json' }));
   });
 });
