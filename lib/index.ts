@@ -1,6 +1,6 @@
 export { JwksAuthModule } from './jwks-auth.module.js';
 export { JWKS_AUTH_MODULE_OPTIONS, type JwksAuthModuleAsyncOptions, type JwksAuthModuleForRootOptions } from './jwks-auth.module-definition.js';
-export { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
+export { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
 export type {
   JwksAuthModuleOptions,
   JwksCacheOptions,
@@ -12,6 +12,12 @@ export { JwksCacheService, kidFingerprint, type JwksCacheState, type JwksRefresh
 export type { Clock, TimerHandle } from './cache/clock.js';
 export type { KeySetState, KeySetError } from './cache/key-set.state.js';
 export type { KeySetPhase } from './cache/key-set.policy.js';
+export type { KeySetStore, KeySetLease } from './store/key-set.store.js';
+export { MemoryKeySetStore } from './store/memory-key-set.store.js';
+export { SnapshotFileKeySetStore, type SnapshotFileKeySetStoreOptions } from './store/snapshot-file-key-set.store.js';
+export type { KeySetLog } from './cache/key-set.source.js';
+export { loggingListener, type JwksAuthEvent, type JwksAuthEventListener } from './events/jwks-auth.events.js';
+export type { FetchReason } from './cache/key-set.policy.js';
 export type { JwksFetcher, JwksFetchRequest, JwksFetchResult } from './fetch/jwks.fetcher.js';
 export { JwtVerifier, type KeyResolver, type VerifiedToken } from './verify/jwt.verifier.js';
 export type { JwtClaims } from './verify/claims.validator.js';

@@ -173,3 +173,15 @@ export const JWKS_RESOLVED_OPTIONS = Symbol('JWKS_RESOLVED_OPTIONS');
 export const JWKS_CLOCK = Symbol('JWKS_CLOCK');
 /** Injection token of the `JwksFetcher` that retrieves the raw key set. */
 export const JWKS_FETCHER = Symbol('JWKS_FETCHER');
+/**
+ * Injection token of the `KeySetStore` the key set persists to and takes pushed changes from.
+ * Defaults to the snapshot file when `cache.snapshotPath` is set, else memory; provide your own
+ * (or a fleet's) under this token.
+ */
+export const JWKS_STORE = Symbol('JWKS_STORE');
+/**
+ * Injection token of the `JwksAuthEventListener[]` that receive the key set's events. Defaults to
+ * `[loggingListener(...)]` (the log lines); provide your own list to add metrics (keep the logging
+ * one to keep the logs).
+ */
+export const JWKS_EVENT_LISTENERS = Symbol('JWKS_EVENT_LISTENERS');

@@ -1,6 +1,8 @@
-import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { JWKS_CLOCK, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS } from './jwks-auth.constants.js';
+import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from './jwks-auth.constants.js';
+import { loggingListener } from './events/jwks-auth.events.js';
+import { defaultKeySetStore } from './store/default-key-set.store.js';
 import {
   ConfigurableJwksAuthModule,
   JWKS_AUTH_MODULE_OPTIONS,
@@ -26,10 +28,19 @@ const providers: Provider[] = [
   },
   { provide: JWKS_CLOCK, useValue: systemClock },
   { provide: JWKS_FETCHER, useValue: httpJwksFetcher },
+  {
+    provide: JWKS_STORE,
+    // `cache.snapshotPath` → the snapshot file, else memory; override the token for another store.
+    useFactory: (options: ResolvedJwksOptions) => defaultKeySetStore(options, new Logger('JwksAuth')),
+    inject: [JWKS_RESOLVED_OPTIONS],
+  },
+  // Today's log lines; provide a list under this token to add metrics (keep this one for the logs).
+  { provide: JWKS_EVENT_LISTENERS, useFactory: () => [loggingListener(new Logger('JwksAuth'))] },
   JwksCacheService,
   {
     provide: JwtVerifier,
-    useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock) => new JwtVerifier(options, cache, clock),
+    // The verifier resolves keys on the source itself: no delegation layer on the per-request path.
+    useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock) => new JwtVerifier(options, cache.source, clock),
     inject: [JWKS_RESOLVED_OPTIONS, JwksCacheService, JWKS_CLOCK],
   },
   {
@@ -42,7 +53,7 @@ const providers: Provider[] = [
   JwksHealthIndicator,
 ];
 
-const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator];
+const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JWKS_EVENT_LISTENERS, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator];
 
 /**
  * `APP_GUARD` for `globalGuard: true`. With `forRootAsync` the options are only known at runtime,

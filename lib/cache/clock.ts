@@ -9,6 +9,16 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * A number in [0, 1) for jitter (backoff, refresh spread). From the clock so tests make it
+   * deterministic. Optional: a clock without it gets `Math.random`.
+   */
+  random?(): number;
+}
+
+/** The clock's randomness, or `Math.random` for a clock written before `random()` existed. */
+export function randomOf(clock: Clock): () => number {
+  return typeof clock.random === 'function' ? () => (clock.random as () => number).call(clock) : Math.random;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -23,4 +33,5 @@ export const systemClock: Clock = {
     return t;
   },
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  random: () => Math.random(),
 };

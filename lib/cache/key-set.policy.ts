@@ -174,7 +174,6 @@ export function onFetchSuccess(
     failures: 0,
     notBefore: 0,
     lastError: null,
-    fetchCount: state.fetchCount + 1,
   };
 }
 
@@ -195,8 +194,6 @@ export function onNotModified(
     failures: 0,
     notBefore: 0,
     lastError: null,
-    fetchCount: state.fetchCount + 1,
-    notModifiedCount: state.notModifiedCount + 1,
   };
 }
 
@@ -232,7 +229,6 @@ export function onFetchFailure(
     failures,
     notBefore: Math.max(backoffUntil, serverUntil),
     lastError: { ...plain, at: now },
-    fetchCount: state.fetchCount + 1,
   };
 }
 

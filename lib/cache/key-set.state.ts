@@ -34,8 +34,8 @@ export interface KeySetState {
    * key set's state (not of one fetch), so a refetch that still lists a kid cannot bring it back.
    */
   revokedKids: readonly string[];
-  fetchCount: number;
-  notModifiedCount: number;
+  // Per-process counters (fetches made, 304s) are not here: a fleet shares this state, and each
+  // process counts its own requests.
 }
 
 export function initialKeySetState(): KeySetState {
@@ -51,7 +51,5 @@ export function initialKeySetState(): KeySetState {
     notBefore: 0,
     lastError: null,
     revokedKids: [],
-    fetchCount: 0,
-    notModifiedCount: 0,
   };
 }

@@ -1,173 +1,60 @@
-import { createHash, type KeyObject } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS } from '../jwks-auth.constants.js';
-import {
-  JwksArgumentError,
-  JwksFetchError,
-  JwksRefreshDeferredError,
-  KeyCoolingDownError,
-  KeyFetchBackoffError,
-  KeyNotFoundError,
-  KeyRevokedError,
-  KeySetUnavailableError,
-  KeyWaitTimeoutError,
-  type JwksFetchErrorKind,
-  type JwtVerificationError,
-} from '../errors/jwks.errors.js';
+import type { KeyObject } from 'node:crypto';
+import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from '../jwks-auth.constants.js';
+import { loggingListener, type JwksAuthEventListener } from '../events/jwks-auth.events.js';
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
-import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser.js';
-import { SAFE_KID } from '../verify/kid.js';
-import { readSnapshotFile, writeSnapshot } from '../store/key-set-snapshot.store.js';
-import type { Clock, TimerHandle } from '../cache/clock.js';
-import { initialKeySetState, type KeySetError, type KeySetState } from '../cache/key-set.state.js';
-import {
-  decideLookup,
-  decideRefresh,
-  isCoolingDown,
-  isUsable,
-  nextRefreshAt,
-  onFetchFailure,
-  onFetchStart,
-  onFetchSuccess,
-  onInvalidate,
-  onKeyRestored,
-  onKeyRevoked,
-  onNotModified,
-  onSnapshotRestored,
-  phaseOf,
-  servesFromMemory,
-  type FetchReason,
-  type KeySetPhase,
-  type KeySetPolicyOptions,
-  type LookupFailure,
-} from '../cache/key-set.policy.js';
+import type { VerificationKey } from '../verify/jwk-set.parser.js';
+import type { Clock } from '../cache/clock.js';
+import type { KeySetStore } from '../store/key-set.store.js';
+import { defaultKeySetStore } from '../store/default-key-set.store.js';
+import { KeySetSource, type JwksCacheState, type JwksRefreshOptions } from '../cache/key-set.source.js';
 
-/** A read-only view of the cache, for callers, health and metrics. */
-export interface JwksCacheState {
-  /** Key ids of the held set, revoked ones left out (may be sensitive in logs; fine in a health body you protect). */
-  kids: string[];
-  /** Kids refused by `revokeKey()` until `restoreKey()`. */
-  revokedKids: string[];
-  keyCount: number;
-  rejectedKeyCount: number;
-  phase: KeySetPhase;
-  fresh: boolean;
-  coolingDown: boolean;
-  /** A fetch is in flight. */
-  fetching: boolean;
-  fetchedAt: number | null;
-  ageMs: number | null;
-  freshUntil: number | null;
-  nextRefreshAt: number | null;
-  nextAttemptAt: number | null;
-  consecutiveFailures: number;
-  lastError: KeySetError | null;
-  fetchCount: number;
-  notModifiedCount: number;
-}
-
-/** Options of `JwksCacheService.refresh()`. */
-export interface JwksRefreshOptions {
-  /**
-   * Fetch even while the IdP's `Retry-After` / `x-ratelimit-reset` or our backoff says to wait.
-   * For an emergency only: it spends a request the IdP asked us not to make.
-   */
-  force?: boolean;
-}
-
-/** One upstream fetch, shared by every caller while it runs. */
-interface Flight {
-  /** Fetches are numbered in the order they start: an invalidation is answered only by a later one. */
-  readonly seq: number;
-  readonly reason: FetchReason;
-  readonly startedAt: number;
-  done: Promise<void>;
-  /** Resolves when waiters must give up (`cache.maxWaitMs` after the start); armed by the first waiter. */
-  deadline: Promise<'timeout'> | null;
-  deadlineTimer: TimerHandle | null;
-}
-
-/** A lookup waits for at most this many fetches: an old one in flight, then the one answering an invalidation. */
-const MAX_LOOKUP_ROUNDS = 3;
-
-/** A short, stable, non-reversible name for a kid in logs: the kid itself never goes to a log. */
-export function kidFingerprint(kid: string): string {
-  return `kid#${createHash('sha256').update(kid).digest('base64url').slice(0, 10)}`;
-}
-
-/** The JWKS URI as logged: scheme, host and path; a query string could carry anything. */
-function uriForLog(uri: string): string {
-  try {
-    const url = new URL(uri);
-    return `${url.origin}${url.pathname}`;
-  } catch {
-    return '(invalid URI)';
-  }
-}
+export type { JwksCacheState, JwksRefreshOptions } from '../cache/key-set.source.js';
+export { kidFingerprint } from '../events/kid.fingerprint.js';
 
 /**
- * Holds one issuer's key set in memory and carries out what the pure policy
- * (`key-set.policy.ts`) decides: single-flight fetches, cooldown-limited refetch on unknown kids,
- * background refresh ahead of expiry, backoff after failures, last-known-good through outages,
- * bounded waiting, operator revocation. Every state change goes through `commit()`.
+ * The Nest shell of one issuer's key set: builds a `KeySetSource` from the resolved options,
+ * clock, fetcher, store (`JWKS_STORE`) and event listeners (`JWKS_EVENT_LISTENERS`), warms it at bootstrap, stops it at shutdown, and delegates the rest.
+ * See `KeySetSource` for how the cache behaves.
  */
-// Fits the verifier's `KeyResolver` (checked where the module constructs `JwtVerifier`) without
-// saying `implements`: those methods are internal, so they are stripped from the shipped
-// declarations, which would then not compile.
+// Fits the verifier's `KeyResolver` without saying `implements`: those methods are internal, so
+// they are stripped from the shipped declarations, which would then not compile. The module hands
+// the verifier the source itself, so the per-request path pays no extra call here.
 @Injectable()
 export class JwksCacheService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger('JwksAuth');
-  private readonly policy: KeySetPolicyOptions;
-  private readonly uri: string;
-  private state: KeySetState = initialKeySetState();
-  /** Every usable key of the raw set, parsed once per change of the raw set. */
-  private parsed: KeyIndex = KeyIndex.EMPTY;
-  /** `parsed` without revoked kids: what lookups see. */
-  private index: KeyIndex = KeyIndex.EMPTY;
-  private revoked: ReadonlySet<string> = new Set();
-  private flight: Flight | null = null;
-  private fetchSeq = 0;
-  /** `fetchSeq` at the last `invalidate()`: only a fetch numbered above it answers the invalidation. */
-  private invalidatedAtSeq = 0;
-  private waiters = 0;
-  private timer: TimerHandle | null = null;
-  private scheduledAt: number | null = null;
-  private closed = false;
-  /** Snapshot writes run one after another, so an older set never lands over a newer one. */
-  private snapshotWrite: Promise<void> = Promise.resolve();
+  /** @internal The key set this service wraps; the verifier resolves keys on it directly. */
+  readonly source: KeySetSource;
 
   constructor(
-    @Inject(JWKS_RESOLVED_OPTIONS) private readonly options: ResolvedJwksOptions,
-    @Inject(JWKS_CLOCK) private readonly clock: Clock,
-    @Inject(JWKS_FETCHER) private readonly fetcher: JwksFetcher,
+    @Inject(JWKS_RESOLVED_OPTIONS) options: ResolvedJwksOptions,
+    @Inject(JWKS_CLOCK) clock: Clock,
+    @Inject(JWKS_FETCHER) fetcher: JwksFetcher,
+    // Optional so the service can be built by hand (tests, scripts): the options' store then.
+    @Optional() @Inject(JWKS_STORE) store?: KeySetStore,
+    @Optional() @Inject(JWKS_EVENT_LISTENERS) listeners?: readonly JwksAuthEventListener[],
   ) {
-    this.policy = { ...options.cache, unavailableRetryMaxMs: JWKS_DEFAULTS.unavailableRetryMaxMs };
-    this.uri = uriForLog(options.jwksUri);
+    const log = new Logger('JwksAuth');
+    this.source = new KeySetSource({
+      options,
+      clock,
+      fetcher,
+      store: store ?? defaultKeySetStore(options, log),
+      listeners: listeners ?? [loggingListener(log)],
+    });
   }
 
   /**
    * Warm the cache before the application serves its first request. Startup waits at most
    * `warmupTimeoutMs`; a slower fetch carries on in the background.
    */
-  async onApplicationBootstrap(): Promise<void> {
-    const flight = this.startFetch('warm-up');
-    const finished = await this.within(flight.done, this.options.warmupTimeoutMs);
-    if (this.state.jwks === null) await this.restoreSnapshot();
-    if (this.state.jwks !== null) return;
-    const last = this.state.lastError;
-    const reason = finished ? (last?.message ?? 'unknown error') : `no answer within warmupTimeoutMs (${this.options.warmupTimeoutMs} ms)`;
-    if (this.options.failOnWarmupError) {
-      throw new JwksFetchError(`JWKS warm-up from ${this.uri} failed: ${reason}`, finished ? ((last?.kind ?? 'network') as JwksFetchErrorKind) : 'timeout', finished ? last?.status : undefined);
-    }
-    this.logger.error(`JWKS warm-up from ${this.uri} failed: ${reason}; ${finished ? 'retrying' : 'still fetching'} in the background`);
+  onApplicationBootstrap(): Promise<void> {
+    return this.source.start();
   }
 
   /** Clears the timer and waits for a pending snapshot write, so a graceful stop keeps the last set. */
-  async onApplicationShutdown(): Promise<void> {
-    this.closed = true;
-    this.cancelTimer();
-    await this.snapshotWrite;
+  onApplicationShutdown(): Promise<void> {
+    return this.source.close();
   }
 
   /**
@@ -175,39 +62,13 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
    * the whole set at most once per cooldown (one shared fetch for all callers) and inside the
    * cooldown fails fast with `KeyCoolingDownError`.
    */
-  async getSigningKey(kid: string): Promise<KeyObject> {
-    const keys = await this.resolveKeys(kid, undefined);
-    return keys[0].keyObject;
+  getSigningKey(kid: string): Promise<KeyObject> {
+    return this.source.getSigningKey(kid);
   }
 
   /** @internal Candidate keys for a token; used by `JwtVerifier`. */
-  async resolveKeys(kid: string | undefined, alg: string | undefined): Promise<readonly VerificationKey[]> {
-    for (let round = 0; ; round++) {
-      if (kid !== undefined && this.revoked.has(kid)) throw new KeyRevokedError('the token kid was revoked by the operator');
-      const decision = decideLookup(this.state, this.clock.now(), this.policy, {
-        known: this.index.has(kid),
-        inFlight: this.flight !== null,
-        afterFetch: round > 0,
-        waiters: this.waiters,
-      });
-      if (decision.action === 'hit') {
-        const found = this.index.candidates(kid, alg ?? '');
-        if (found && found.length > 0) return found;
-        throw new KeyNotFoundError('no key in the set matches the token');
-      }
-      if (decision.action === 'fail') throw this.failure(decision.reason);
-      const flight = decision.action === 'fetch' ? this.startFetch(decision.reason) : (this.flight as Flight);
-      // Invalidated again and again while this request waited: do not chase invalidations forever.
-      const answered = round + 1 < MAX_LOOKUP_ROUNDS && (await this.waitFor(flight));
-      if (answered) continue;
-      // The IdP is slow. A kid the held, usable set knows is served as last-known-good (an
-      // unanswered revalidation must not refuse valid tokens); anything else is refused.
-      if (kid !== undefined && this.revoked.has(kid)) throw new KeyRevokedError('the token kid was revoked by the operator');
-      const held = isUsable(this.state, this.clock.now(), this.policy) ? this.index.candidates(kid, alg ?? '') : undefined;
-      if (held !== undefined && held.length > 0) return held;
-      if (!isUsable(this.state, this.clock.now(), this.policy)) throw this.failure('unavailable');
-      throw new KeyWaitTimeoutError(`no answer from the JWKS endpoint within maxWaitMs (${this.policy.maxWaitMs} ms)`);
-    }
+  resolveKeys(kid: string | undefined, alg: string | undefined): Promise<readonly VerificationKey[]> {
+    return this.source.resolveKeys(kid, alg);
   }
 
   /**
@@ -215,12 +76,12 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
    * answer without any I/O (usable, not invalidated, kid known), else undefined.
    */
   peekKeys(kid: string | undefined, alg: string): readonly VerificationKey[] | undefined {
-    return servesFromMemory(this.state, this.clock.now(), this.policy) ? this.index.candidates(kid, alg) : undefined;
+    return this.source.peekKeys(kid, alg);
   }
 
   /** @internal Whether a key may still verify: part of the current, usable, not invalidated set, not revoked. */
   isKeyCurrent(key: VerificationKey): boolean {
-    return servesFromMemory(this.state, this.clock.now(), this.policy) && this.index.contains(key);
+    return this.source.isKeyCurrent(key);
   }
 
   /**
@@ -231,30 +92,8 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
    * @throws JwksRefreshDeferredError while the IdP's `Retry-After` / `x-ratelimit-reset` or the
    *   backoff says to wait, unless `{ force: true }`: nothing is fetched then.
    */
-  async refresh(options: JwksRefreshOptions = {}): Promise<JwksCacheState> {
-    if (typeof options !== 'object' || options === null) throw new JwksArgumentError('refresh(options): options must be an object such as { force: true }');
-    const force = options.force === true;
-    const since = this.fetchSeq;
-    for (;;) {
-      const flight = this.flight;
-      if (flight !== null) {
-        await flight.done;
-        // Another refresh() call's fetch is shared (an operator asked for it just now); any other
-        // fetch in flight (background, unknown kid) may predate this call: wait it out, then fetch.
-        if (flight.seq > since || flight.reason === 'manual') break;
-        continue;
-      }
-      const decision = decideRefresh(this.state, this.clock.now(), force);
-      if (decision.action === 'defer') {
-        throw new JwksRefreshDeferredError(
-          `JWKS refresh deferred: the endpoint asked us to wait (Retry-After, rate limit or backoff) ${Math.ceil(decision.waitMs / 1000)} s more; refresh({ force: true }) overrides`,
-          decision.waitMs,
-        );
-      }
-      await this.startFetch('manual').done;
-      break;
-    }
-    return this.getState();
+  refresh(options: JwksRefreshOptions = {}): Promise<JwksCacheState> {
+    return this.source.refresh(options);
   }
 
   /**
@@ -264,8 +103,7 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
    * To refuse a key at once whatever the IdP does, use `revokeKey()`.
    */
   invalidate(): void {
-    this.invalidatedAtSeq = this.fetchSeq;
-    this.commit(onInvalidate(this.state, this.clock.now()));
+    this.source.invalidate();
   }
 
   /**
@@ -276,238 +114,15 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
    * @throws JwksArgumentError when `kid` is not a key id or the revocation list is full
    */
   revokeKey(kid: string): void {
-    this.checkKid('revokeKey', kid);
-    if (!this.state.revokedKids.includes(kid) && this.state.revokedKids.length >= JWKS_DEFAULTS.maxRevokedKids) {
-      throw new JwksArgumentError(`revokeKey(kid): at most ${JWKS_DEFAULTS.maxRevokedKids} kids can be revoked at once; restore some first`);
-    }
-    this.commit(onKeyRevoked(this.state, kid));
-    this.logger.warn(`JWKS: key ${kidFingerprint(kid)} revoked by the operator: its tokens are refused until restoreKey()`);
+    this.source.revokeKey(kid);
   }
 
   /** Undo `revokeKey(kid)`: the kid verifies again if the IdP still publishes it. */
   restoreKey(kid: string): void {
-    this.checkKid('restoreKey', kid);
-    if (!this.state.revokedKids.includes(kid)) return;
-    this.commit(onKeyRestored(this.state, kid));
-    this.logger.warn(`JWKS: key ${kidFingerprint(kid)} restored by the operator`);
+    this.source.restoreKey(kid);
   }
 
   getState(): JwksCacheState {
-    const now = this.clock.now();
-    const s = this.state;
-    const phase = phaseOf(s, now, this.policy);
-    return {
-      kids: this.index.kids(),
-      revokedKids: [...s.revokedKids],
-      keyCount: this.index.size,
-      rejectedKeyCount: this.index.rejected.length,
-      phase,
-      fresh: phase === 'fresh' && !s.mustRevalidate,
-      coolingDown: isCoolingDown(s, now, this.policy),
-      fetching: this.flight !== null,
-      fetchedAt: s.fetchedAt,
-      ageMs: s.fetchedAt === null ? null : now - s.fetchedAt,
-      freshUntil: s.jwks === null ? null : s.freshUntil,
-      nextRefreshAt: this.scheduledAt,
-      nextAttemptAt: s.notBefore > now ? s.notBefore : null,
-      consecutiveFailures: s.failures,
-      lastError: s.lastError,
-      fetchCount: s.fetchCount,
-      notModifiedCount: s.notModifiedCount,
-    };
-  }
-
-  private checkKid(method: string, kid: unknown): asserts kid is string {
-    if (typeof kid !== 'string' || !SAFE_KID.test(kid)) {
-      throw new JwksArgumentError(`${method}(kid): kid must be a key id string of at most 128 safe characters`);
-    }
-  }
-
-  private failure(reason: LookupFailure): JwtVerificationError {
-    switch (reason) {
-      case 'cooldown':
-        return new KeyCoolingDownError('unknown kid inside the refetch cooldown');
-      case 'busy':
-        return new KeyCoolingDownError('unknown kid while too many requests already wait for a fetch');
-      case 'backoff':
-        return new KeyFetchBackoffError('unknown kid while the JWKS endpoint is backing off');
-      case 'not-found':
-        return new KeyNotFoundError('no key in the refreshed set matches the token');
-      case 'unavailable': {
-        const now = this.clock.now();
-        const next = this.flight !== null ? now : Math.max(this.state.notBefore, this.scheduledAt ?? now);
-        return new KeySetUnavailableError('no usable key set: the JWKS could not be fetched', Math.max(0, next - now));
-      }
-    }
-  }
-
-  /**
-   * Waits for a flight, at most until its deadline; counted, so the policy can bound the waiters.
-   * @returns true if the fetch finished, false if the deadline came first
-   */
-  private async waitFor(flight: Flight): Promise<boolean> {
-    this.waiters++;
-    try {
-      return (await Promise.race([flight.done, this.deadlineOf(flight)])) !== 'timeout';
-    } finally {
-      this.waiters--;
-    }
-  }
-
-  /** One timer per flight, not per waiter: a flood of waiters costs one timer. */
-  private deadlineOf(flight: Flight): Promise<'timeout'> {
-    flight.deadline ??= new Promise((resolve) => {
-      const left = flight.startedAt + this.policy.maxWaitMs - this.clock.now();
-      flight.deadlineTimer = this.clock.setTimeout(() => resolve('timeout'), Math.max(0, left));
-    });
-    return flight.deadline;
-  }
-
-  /** Resolves true if `work` settles within `ms` on the injected clock, false otherwise. */
-  private within(work: Promise<void>, ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(() => resolve(false), ms);
-      void work.then(() => {
-        this.clock.clearTimeout(timer);
-        resolve(true);
-      });
-    });
-  }
-
-  /** Single flight: every caller while a fetch runs shares it. */
-  private startFetch(reason: FetchReason): Flight {
-    if (this.flight !== null) return this.flight;
-    const now = this.clock.now();
-    const flight: Flight = { seq: ++this.fetchSeq, reason, startedAt: now, done: Promise.resolve(), deadline: null, deadlineTimer: null };
-    this.flight = flight;
-    this.commit(onFetchStart(this.state, now, reason));
-    flight.done = this.fetchOnce(flight.seq).finally(() => {
-      if (flight.deadlineTimer !== null) this.clock.clearTimeout(flight.deadlineTimer);
-      this.flight = null;
-      this.schedule();
-    });
-    return flight;
-  }
-
-  /** One upstream fetch; never rejects: its outcome lands in the state. */
-  private async fetchOnce(seq: number): Promise<void> {
-    const { timeoutMs, maxResponseBytes, maxKeys } = this.options.fetch;
-    const ctx = () => ({ answersInvalidation: seq > this.invalidatedAtSeq });
-    try {
-      const result = await this.fetcher({
-        uri: this.options.jwksUri,
-        etag: this.state.jwks === null ? null : this.state.etag,
-        timeoutMs,
-        maxResponseBytes,
-        now: this.clock.now(),
-      });
-      const now = this.clock.now();
-      if (result.kind === 'not-modified') {
-        this.commit(onNotModified(this.state, now, this.policy, result, ctx()));
-        return;
-      }
-      // An unchanged set keeps its parsed keys (and every verified token they back).
-      let parsed: KeyIndex | undefined;
-      if (result.jwks !== this.state.jwks) {
-        parsed = parseJwkSet(result.jwks, this.options.algorithms, maxKeys);
-        if (parsed.rejected.length > 0) {
-          this.logger.warn(`JWKS from ${this.uri}: ${parsed.rejected.length} key(s) skipped (${[...new Set(parsed.rejected)].join(', ')})`);
-        }
-      }
-      // Replace the whole set at once: a key absent from a good new set stops verifying now.
-      this.commit(onFetchSuccess(this.state, now, this.policy, result, ctx()), { parsed });
-    } catch (err) {
-      const e = err instanceof JwksFetchError ? err : new JwksFetchError(`JWKS fetch failed: ${(err as Error)?.name ?? 'error'}`, 'network');
-      this.commit(
-        onFetchFailure(
-          this.state,
-          this.clock.now(),
-          this.policy,
-          { code: e.code, kind: e.kind, message: e.message, status: e.status, retryAfterMs: e.retryAfterMs },
-          Math.random(),
-          ctx(),
-        ),
-      );
-      this.logger.warn(`JWKS fetch from ${this.uri} failed: ${e.message}; next attempt in ${Math.max(0, this.state.notBefore - this.clock.now())} ms`);
-    }
-  }
-
-  /**
-   * The one way the state changes: re-derives the lookup index when the raw set or the revoked
-   * kids changed, persists a newly fetched set, and re-arms the background timer.
-   */
-  private commit(next: KeySetState, change: { parsed?: KeyIndex; persist?: boolean } = {}): void {
-    const prev = this.state;
-    this.state = next;
-    if (change.parsed !== undefined) this.parsed = change.parsed;
-    if (change.parsed !== undefined || next.revokedKids !== prev.revokedKids) {
-      this.revoked = new Set(next.revokedKids);
-      this.index = this.revoked.size === 0 ? this.parsed : new KeyIndex(this.parsed.keys.filter((k) => k.kid === undefined || !this.revoked.has(k.kid)), this.parsed.rejected);
-    }
-    if ((change.persist ?? true) && next.fetchedAt !== prev.fetchedAt) this.saveSnapshot();
-    // While a fetch runs, its end re-arms the timer.
-    if (this.flight === null) this.schedule();
-  }
-
-  /** After a failed or slow warm-up: serve the last good set from disk if it is still within maxStaleMs. */
-  private async restoreSnapshot(): Promise<void> {
-    const path = this.options.cache.snapshotPath;
-    if (path === null) return;
-    const read = await readSnapshotFile(path, this.options.jwksUri, this.options.fetch.maxResponseBytes * 2);
-    const now = this.clock.now();
-    // The fetch may have answered while the file was read: a fetched set beats any snapshot.
-    if (this.state.jwks !== null) return;
-    if (!read.ok) {
-      this.logger.warn(`JWKS snapshot: not used (${read.reason})`);
-      return;
-    }
-    const snapshot = read.snapshot;
-    if (now >= snapshot.freshUntil + this.policy.maxStaleMs) {
-      this.logger.warn('JWKS snapshot: not used (older than maxStaleMs)');
-      return;
-    }
-    let parsed: KeyIndex;
-    try {
-      parsed = parseJwkSet(snapshot.jwks, this.options.algorithms, this.options.fetch.maxKeys);
-    } catch {
-      this.logger.warn('JWKS snapshot: its key set is not usable');
-      return;
-    }
-    this.commit(onSnapshotRestored(this.state, snapshot), { parsed, persist: false });
-    this.logger.warn(`JWKS snapshot: serving ${this.index.size} key(s) fetched ${Math.round((now - snapshot.fetchedAt) / 1000)} s ago until ${this.uri} answers`);
-  }
-
-  /** Persist the last good set, off the request path; a failed write is logged, never fatal. */
-  private saveSnapshot(): void {
-    const path = this.options.cache.snapshotPath;
-    const { jwks, fetchedAt, etag, freshUntil } = this.state;
-    if (path === null || jwks === null || fetchedAt === null) return;
-    const snapshot = { version: 1 as const, jwksUri: this.options.jwksUri, jwks, fetchedAt, etag, freshUntil };
-    this.snapshotWrite = this.snapshotWrite
-      .then(() => writeSnapshot(path, snapshot))
-      .catch((err: unknown) => {
-        this.logger.warn(`JWKS snapshot: could not be written (${(err as { code?: string })?.code ?? 'error'})`);
-      });
-  }
-
-  /** (Re)arm the single background timer from the current state. */
-  private schedule(): void {
-    if (this.closed) return;
-    const now = this.clock.now();
-    const at = nextRefreshAt(this.state, now, this.policy, Math.random());
-    if (this.timer !== null && this.scheduledAt === at) return;
-    this.cancelTimer();
-    this.scheduledAt = at;
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = null;
-      this.scheduledAt = null;
-      if (!this.closed) this.startFetch('background');
-    }, Math.max(0, at - now));
-  }
-
-  private cancelTimer(): void {
-    if (this.timer !== null) this.clock.clearTimeout(this.timer);
-    this.timer = null;
-    this.scheduledAt = null;
+    return this.source.getState();
   }
 }

@@ -6,21 +6,53 @@ interface Timer {
   fn: () => void;
 }
 
+/** Options of `new FakeClock(start, options)`. */
+export interface FakeClockOptions {
+  /** The jitter source (numbers in [0, 1)); by default a generator seeded with `seed`. */
+  random?: () => number;
+  /** Seed of the default generator, so two runs jitter alike. */
+  seed?: number;
+}
+
+/** mulberry32: a small, fast, seeded generator; plenty for test jitter (not for secrets). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /**
  * A manual clock for tests: time moves only when `advance()` is called, and timers due by then
- * fire in order. Provide it with `.overrideProvider(JWKS_CLOCK).useValue(clock)`.
+ * fire in order; jitter comes from a seeded generator (or the one given), so runs repeat.
+ * Provide it with `.overrideProvider(JWKS_CLOCK).useValue(clock)`.
  */
 export class FakeClock implements Clock {
   private current: number;
   private timers: Timer[] = [];
   private nextId = 1;
+  private randomSource: () => number;
 
-  constructor(start = Date.now()) {
+  constructor(start = Date.now(), options: FakeClockOptions = {}) {
     this.current = start;
+    this.randomSource = options.random ?? seededRandom(options.seed ?? 1);
   }
 
   now(): number {
     return this.current;
+  }
+
+  random(): number {
+    return this.randomSource();
+  }
+
+  /** Replaces the jitter source, e.g. `() => 0.999` for the longest jitter every time. */
+  setRandom(random: () => number): void {
+    this.randomSource = random;
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {

@@ -1,2 +1,2 @@
 export { TestIssuer, type TestIssuerFault, type TestIssuerOptions, type TestKeyAlgorithm, type SignOptions } from './test-issuer.js';
-export { FakeClock, flushPromises, waitFor } from './fake-clock.js';
+export { FakeClock, flushPromises, seededRandom, waitFor, type FakeClockOptions } from './fake-clock.js';

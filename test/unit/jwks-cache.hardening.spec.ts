@@ -201,8 +201,8 @@ describe('refresh() honours the IdP', () => {
 
 describe('a new key after an outage', () => {
   it('is accepted within the cooldown of the IdP coming back, not after the backoff', async () => {
-    jest.spyOn(Math, 'random').mockReturnValue(0.999); // the longest jitter, every time
-    const { svc, clock, idp } = await started();
+    // the longest jitter, every time
+    const { svc, clock, idp } = await started({}, new FakeClock(Date.now(), { random: () => 0.999 }));
     idp.fail = new JwksFetchError('down', 'status', 500);
     await clock.advance(15 * 60_000); // long outage: backoff at its cap
     idp.fail = null;
@@ -311,8 +311,7 @@ describe('refusal codes tell situations apart', () => {
 
 describe('no usable key set', () => {
   it('retries at most about 5 s apart while none is held, still honouring Retry-After', async () => {
-    jest.spyOn(Math, 'random').mockReturnValue(0.999);
-    const clock = new FakeClock();
+    const clock = new FakeClock(Date.now(), { random: () => 0.999 });
     const idp = fakeIdp();
     idp.fail = new JwksFetchError('down', 'network');
     await started({}, clock, idp);

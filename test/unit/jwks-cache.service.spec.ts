@@ -145,3 +145,42 @@ describe('JwksCacheService on a fake clock and fake fetcher', () => {
     expect(clock.pending().length).toBe(0);
   });
 });
+
+describe('jitter from the injected clock', () => {
+  it('spreads the background refresh with clock.random(), deterministically', async () => {
+    const start = Date.now();
+    const at = async (random: () => number) => {
+      const { svc } = await started(new FakeClock(start, { random }));
+      const s = svc.getState();
+      await svc.onApplicationShutdown();
+      return { next: s.nextRefreshAt as number, freshUntil: s.freshUntil as number };
+    };
+    // ttl 600 s, refreshAhead 30 s: due at freshUntil - 30 s + floor(random * 15 s)
+    const low = await at(() => 0);
+    const high = await at(() => 0.999);
+    expect(low.next).toBe(low.freshUntil - 30_000);
+    expect(high.next).toBe(high.freshUntil - 30_000 + Math.floor(0.999 * 15_000));
+  });
+
+  it('falls back to Math.random for a clock without random()', async () => {
+    const fake = new FakeClock();
+    const legacy = { now: () => fake.now(), setTimeout: fake.setTimeout.bind(fake), clearTimeout: fake.clearTimeout.bind(fake) };
+    const svc = new JwksCacheService(optionsEs, legacy, fakeFetcher().fetcher);
+    await svc.onApplicationBootstrap();
+    const s = svc.getState();
+    expect(s.nextRefreshAt).toBeGreaterThanOrEqual((s.freshUntil as number) - 30_000);
+    expect(s.nextRefreshAt).toBeLessThan((s.freshUntil as number) - 15_000);
+  });
+});
+
+describe('per-process counters', () => {
+  it('are counted by the service, not carried in the shareable key-set state', async () => {
+    const { svc, f } = await started();
+    f.fail = new JwksFetchError('down', 'status', 500);
+    await svc.refresh();
+    expect(svc.getState()).toMatchObject({ fetchCount: 2, notModifiedCount: 0, consecutiveFailures: 1 });
+    const shared = svc.source.keySetState();
+    expect(Object.keys(shared)).not.toContain('fetchCount');
+    expect(Object.keys(shared)).not.toContain('notModifiedCount');
+  });
+});

@@ -1,0 +1,90 @@
+import type { FetchReason } from '../cache/key-set.policy.js';
+import type { KeySetLog } from '../cache/key-set.source.js';
+import { kidFingerprint } from './kid.fingerprint.js';
+
+/**
+ * What the key set and the verifier do, as typed events, for logs and metrics. Never a token;
+ * kids only where the event is about a kid (`key-set-changed`, `key-revoked`, `key-restored`):
+ * a listener that logs must not print them raw (see `kidFingerprint`). `jwksUri` is the URI as
+ * logged: scheme, host and path, no query.
+ */
+export type JwksAuthEvent =
+  | {
+      type: 'fetch-finished';
+      jwksUri: string;
+      trigger: FetchReason;
+      outcome: 'ok' | 'not-modified' | 'failed';
+      /** HTTP status when there was one (a failed fetch may have none: network, timeout). */
+      status?: number;
+      durationMs: number;
+      /** A failed fetch: its stable code and message, and when the next attempt is due. */
+      error?: { code: string; kind: string; message: string };
+      nextAttemptInMs?: number;
+    }
+  /** Keys of a fetched set that cannot verify (bad type, size, curve, use): the reasons, not the keys. */
+  | { type: 'keys-skipped'; jwksUri: string; count: number; reasons: readonly string[] }
+  /** The held raw set changed (a fetch, the store at startup, or a state the store pushed). */
+  | { type: 'key-set-changed'; jwksUri: string; origin: 'fetch' | 'store' | 'watch'; kidsAdded: readonly string[]; kidsRemoved: readonly string[]; keyCount: number }
+  /** A token named a kid the held set does not know (the kid itself is not given). */
+  | { type: 'unknown-kid'; jwksUri: string }
+  /** A refetch for an unknown kid was refused: inside the cooldown, backing off, or too many waiters. */
+  | { type: 'refetch-refused'; jwksUri: string; reason: 'cooldown' | 'backoff' | 'busy' }
+  /**
+   * The held set serves as last-known-good: a fetch failed while it was usable, or a request's
+   * wait for the IdP timed out. (Each stale request is not an event: that is the per-request path.)
+   */
+  | { type: 'stale-served'; jwksUri: string; reason: 'fetch-failed' | 'wait-timeout'; ageMs: number | null }
+  /** A token was refused; `code` is the error's stable code. Emitted by the verifier (not yet wired). */
+  | { type: 'token-refused'; jwksUri: string; code: string }
+  | { type: 'key-revoked'; jwksUri: string; kid: string }
+  | { type: 'key-restored'; jwksUri: string; kid: string }
+  /** The warm-up found no set: the app starts (unless `failOnWarmupError`) and keeps trying. */
+  | { type: 'warm-up-failed'; jwksUri: string; reason: string; stillFetching: boolean }
+  /** A set loaded from the store at startup serves until the IdP answers. */
+  | { type: 'store-restored'; jwksUri: string; keyCount: number; ageMs: number }
+  /** A loaded or pushed set was not used. */
+  | { type: 'store-not-used'; jwksUri: string; reason: 'older-than-max-stale' | 'unusable-key-set' | 'unusable-pushed-set' }
+  /** Saving to the store failed (never fatal). */
+  | { type: 'store-save-failed'; jwksUri: string; code: string };
+
+/** Receives every event, synchronously; it must not throw (a throw is swallowed) and must not block. */
+export type JwksAuthEventListener = (event: JwksAuthEvent) => void;
+
+/**
+ * The default listener: today's log lines, same texts and levels. Kids appear only as
+ * fingerprints; events that had no log line before log nothing.
+ */
+export function loggingListener(log: KeySetLog): JwksAuthEventListener {
+  return (e) => {
+    switch (e.type) {
+      case 'fetch-finished':
+        if (e.outcome === 'failed') log.warn(`JWKS fetch from ${e.jwksUri} failed: ${e.error?.message ?? 'error'}; next attempt in ${e.nextAttemptInMs ?? 0} ms`);
+        return;
+      case 'keys-skipped':
+        log.warn(`JWKS from ${e.jwksUri}: ${e.count} key(s) skipped (${e.reasons.join(', ')})`);
+        return;
+      case 'key-revoked':
+        log.warn(`JWKS: key ${kidFingerprint(e.kid)} revoked by the operator: its tokens are refused until restoreKey()`);
+        return;
+      case 'key-restored':
+        log.warn(`JWKS: key ${kidFingerprint(e.kid)} restored by the operator`);
+        return;
+      case 'warm-up-failed':
+        log.error(`JWKS warm-up from ${e.jwksUri} failed: ${e.reason}; ${e.stillFetching ? 'still fetching' : 'retrying'} in the background`);
+        return;
+      case 'store-restored':
+        log.warn(`JWKS snapshot: serving ${e.keyCount} key(s) fetched ${Math.round(e.ageMs / 1000)} s ago until ${e.jwksUri} answers`);
+        return;
+      case 'store-not-used':
+        if (e.reason === 'older-than-max-stale') log.warn('JWKS snapshot: not used (older than maxStaleMs)');
+        else if (e.reason === 'unusable-key-set') log.warn('JWKS snapshot: its key set is not usable');
+        else log.warn('JWKS store: a pushed key set is not usable; keeping the held one');
+        return;
+      case 'store-save-failed':
+        log.warn(`JWKS store: the key set could not be saved (${e.code})`);
+        return;
+      default:
+        return;
+    }
+  };
+}

@@ -1,0 +1,38 @@
+import type { KeySetState } from '../cache/key-set.state.js';
+
+/**
+ * A lease held by one process of a fleet, so that only it fetches the key set while the others
+ * wait for the pushed result (single flight across processes). Released when the fetch ends, or
+ * lapses on its own after its ttl if the process dies.
+ */
+export interface KeySetLease {
+  release(): Promise<void>;
+}
+
+/**
+ * Where a key set's state is kept beyond this process's memory: a snapshot file for restarts, a
+ * shared store (Redis) for a fleet. The source keeps its working state in memory and never reads
+ * a store on the per-request path: it saves after a good fetch (or a 304), loads once when the
+ * warm-up found no set, and takes changes a store pushes through `watch`.
+ */
+export interface KeySetStore {
+  /** The last saved state, or null when there is none usable (a store logs why itself). */
+  load(): Promise<KeySetState | null>;
+  /**
+   * Keeps `state`. Calls arrive one after another, newest last. A rejection is logged by the
+   * source and never fatal.
+   */
+  save(state: KeySetState): Promise<void>;
+  /**
+   * Changes saved by someone else (another process of a fleet): `onChange` receives each, and the
+   * source applies it as its own state. Returns the unsubscribe function. Optional: a store that
+   * only this process writes has nothing to push.
+   */
+  watch?(onChange: (state: KeySetState) => void): () => void;
+  /**
+   * For fleet mode (not used yet): take the fetch lease for `ttlMs`, or null when another process
+   * holds it. The source will then fetch only while it holds the lease, and otherwise wait for the
+   * pushed result.
+   */
+  lease?(ttlMs: number): Promise<KeySetLease | null>;
+}
