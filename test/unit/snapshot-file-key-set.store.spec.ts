@@ -6,7 +6,6 @@ import { SnapshotFileKeySetStore } from '../../lib/store/snapshot-file-key-set.s
 import { MemoryKeySetStore } from '../../lib/store/memory-key-set.store';
 
 const URI = 'https://issuer.test/jwks.json';
-const isRoot = process.getuid?.() === 0;
 
 describe('SnapshotFileKeySetStore', () => {
   let dir: string;
@@ -32,7 +31,7 @@ describe('SnapshotFileKeySetStore', () => {
     expect(lines).toEqual(['JWKS snapshot: not used (missing)']);
   });
 
-  (isRoot ? it.skip : it)('refuses a file others may write, with the reason', async () => {
+  it('refuses a file others may write, with the reason', async () => {
     await writeFile(join(dir, 'jwks.json'), JSON.stringify({ version: 1, jwksUri: URI, jwks: '{"keys":[]}', fetchedAt: 1, etag: null, freshUntil: 2 }));
     await chmod(join(dir, 'jwks.json'), 0o666);
     expect(await store.load()).toBeNull();
