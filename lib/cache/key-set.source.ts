@@ -152,6 +152,8 @@ export class KeySetSource {
   private timer: TimerHandle | null = null;
   private scheduledAt: number | null = null;
   private closed = false;
+  /** Aborted by `close()`: ends a fetch in flight at once. */
+  private readonly shutdown = new AbortController();
   /** Store writes run one after another, so an older set never lands over a newer one. */
   private storeWrite: Promise<void> = Promise.resolve();
   /** Jitter from the injected clock (deterministic in tests). */
@@ -189,6 +191,8 @@ export class KeySetSource {
   /** Clears the timer, stops watching the store and waits for a pending save, so a graceful stop keeps the last set. */
   async close(): Promise<void> {
     this.closed = true;
+    // A fetch in flight (a hanging warm-up, say) ends now rather than at its timeout.
+    this.shutdown.abort();
     this.cancelTimer();
     this.unwatch?.();
     this.unwatch = null;
@@ -453,6 +457,7 @@ export class KeySetSource {
         timeoutMs,
         maxResponseBytes,
         now: this.clock.now(),
+        signal: this.shutdown.signal,
       });
       const now = this.clock.now();
       if (result.kind === 'not-modified') {
@@ -478,6 +483,8 @@ export class KeySetSource {
       this.commit(onFetchSuccess(this.state, now, this.policy, result, ctx()), { parsed, origin: 'fetch' });
       this.emit({ type: 'fetch-finished', jwksUri: this.uri, trigger: reason, outcome: 'ok', status: 200, durationMs: now - startedAt });
     } catch (err) {
+      // Cancelled by close(): nothing to record, nothing to log.
+      if (this.closed) return;
       const e = err instanceof JwksFetchError ? err : new JwksFetchError(`JWKS fetch failed: ${(err as Error)?.name ?? 'error'}`, 'network');
       this.fetchCount++;
       this.commit(

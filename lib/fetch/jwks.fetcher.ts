@@ -13,6 +13,8 @@ export interface JwksFetchRequest {
   timeoutMs: number;
   maxResponseBytes: number;
   now: number;
+  /** Aborted when the key set shuts down: the request ends at once instead of at its timeout. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -31,10 +33,14 @@ export type JwksFetcher = (request: JwksFetchRequest) => Promise<JwksFetchResult
  * a leading UTF-8 BOM is dropped. Errors name the status and the (sanitised) content type received,
  * never the body or another header.
  */
-export const httpJwksFetcher: JwksFetcher = async ({ uri, etag, timeoutMs, maxResponseBytes, now }) => {
+export const httpJwksFetcher: JwksFetcher = async ({ uri, etag, timeoutMs, maxResponseBytes, now, signal }) => {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   timer.unref();
+  // The caller's signal (shutdown) ends the request too; the error then says so, not "timed out".
+  const cancel = () => abort.abort();
+  signal?.addEventListener('abort', cancel, { once: true });
+  if (signal?.aborted) abort.abort();
   try {
     let response: Response;
     try {
@@ -47,6 +53,7 @@ export const httpJwksFetcher: JwksFetcher = async ({ uri, etag, timeoutMs, maxRe
         },
       });
     } catch (err) {
+      if (signal?.aborted) throw new JwksFetchError('JWKS request cancelled: the key set is shutting down', 'network');
       if (abort.signal.aborted) throw new JwksFetchError(`JWKS request timed out after ${timeoutMs} ms`, 'timeout');
       throw new JwksFetchError(`JWKS request failed: ${describeNetworkError(err)}`, 'network');
     }
@@ -79,6 +86,7 @@ export const httpJwksFetcher: JwksFetcher = async ({ uri, etag, timeoutMs, maxRe
     return { kind: 'ok', jwks: text, etag: h.get('etag'), maxAgeMs };
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener('abort', cancel);
   }
 };
 
