@@ -190,6 +190,23 @@ describe('refresh() honours the IdP', () => {
     expect(forced[0].kids).toEqual(['k1']);
   });
 
+  it('invalidate() and unknown kids send nothing inside a Retry-After either; the held set keeps serving', async () => {
+    const { svc, clock, idp } = await started();
+    idp.fail = new JwksFetchError('rate limited', 'status', 429, 600_000);
+    await expect(svc.refresh()).resolves.toMatchObject({ consecutiveFailures: 1 });
+    const calls = idp.calls;
+    svc.invalidate();
+    for (let i = 0; i < 20; i++) {
+      await expect(svc.getSigningKey('k1')).resolves.toMatchObject({ type: 'public' });
+      expect(await outcome(svc.getSigningKey(`made-up-${i}`))).toBe('KeyFetchBackoffError');
+      await clock.advance(25_000);
+    }
+    expect(idp.calls).toBe(calls); // 500 s of invalidation and unknown kids: no request
+    idp.fail = null;
+    await clock.advance(100_000);
+    expect(idp.calls).toBe(calls + 1); // the first one after the Retry-After
+  });
+
   it('bypasses the unknown-kid cooldown', async () => {
     const { svc, idp } = await started();
     await expect(svc.getSigningKey('made-up')).rejects.toBeInstanceOf(KeyNotFoundError);
