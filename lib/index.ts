@@ -3,6 +3,7 @@ export { JWKS_AUTH_MODULE_OPTIONS, type JwksAuthModuleAsyncOptions, type JwksAut
 export { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
 export type {
   JwksAuthModuleOptions,
+  JwksIssuerOptions,
   JwksCacheOptions,
   JwksFetchOptions,
   ResolvedJwksOptions,

@@ -28,7 +28,9 @@ export class JwksMissingDependencyError extends JwksAuthError {
 
 /** Kinds of failed retrieval, reported in state and health. */
 export type JwksFetchErrorKind =
-  | 'status' | 'timeout' | 'network' | 'redirect' | 'too-large' | 'content-type' | 'parse' | 'no-usable-keys';
+  | 'status' | 'timeout' | 'network' | 'redirect' | 'too-large' | 'content-type' | 'parse' | 'no-usable-keys'
+  /** The OIDC discovery document is unusable: issuer mismatch, no or a refused `jwks_uri`. */
+  | 'discovery';
 
 /** Retrieving or reading the JWKS failed. `retryAfterMs` carries the IdP's own wait, if any. */
 export class JwksFetchError extends JwksAuthError {

@@ -40,6 +40,48 @@ export interface JwksFetchOptions {
   maxKeys?: number;
 }
 
+/**
+ * One issuer: whose tokens are accepted and where its keys come from. Each issuer has its own key
+ * set (cache, cooldown, backoff, health); a token's `iss` selects it before anything is fetched.
+ * The presets (`auth0Issuer()`, `oktaIssuer()`, `entraIssuers()`, `keycloakIssuer()`,
+ * `cognitoIssuer()`) build these for the usual identity providers.
+ */
+export interface JwksIssuerOptions {
+  /** A token's `iss` must equal this exactly, e.g. `https://tenant.eu.auth0.com/`. */
+  issuer: string;
+  /**
+   * The issuer's JWKS: `https:`, or `http:` on a loopback host only. Optional: without it, the
+   * issuer's OpenID Connect discovery document (`{issuer}/.well-known/openid-configuration`, else
+   * RFC 8414's `/.well-known/oauth-authorization-server`) names it.
+   */
+  jwksUri?: string;
+  /** A token's audience claim must contain one of these. Default: the module's `audience`. */
+  audience?: string | string[];
+  /**
+   * The claim that carries the audience. Default `'aud'`. Cognito access tokens carry the app
+   * client in `client_id` and have no `aud`.
+   */
+  audienceClaim?: 'aud' | 'client_id';
+  /** Claims that must have exactly these string values, e.g. Cognito's `{ token_use: 'access' }`. */
+  requiredClaimValues?: Record<string, string>;
+  /** Default: the module's `algorithms`. */
+  algorithms?: string[];
+  /** Default: the module's `clockToleranceSec`. */
+  clockToleranceSec?: number;
+  /** Default: the module's `maxTokenAgeSec`. */
+  maxTokenAgeSec?: number;
+  /** Default: the module's `requiredClaims`. */
+  requiredClaims?: string[];
+  /** Default: the module's `typ`. */
+  typ?: string;
+  /**
+   * Hosts a discovered `jwks_uri` may be on besides the issuer's own (discovery only). A document
+   * that points the keys at any other host is refused: it would let whoever can change the
+   * document choose the keys.
+   */
+  allowedJwksHosts?: string[];
+}
+
 /** Options of `JwksAuthModule.forRoot()` / `forRootAsync()`. */
 export interface JwksAuthModuleOptions {
   /** A token's `iss` must equal this exactly, e.g. `https://tenant.eu.auth0.com/`. */
