@@ -32,13 +32,15 @@ export async function measureMemory(issuer: TestIssuer, verifier: JwtVerifier, c
   held.length = 0;
 
   // Verified-token entries with realistic access-token claims.
+  // Every entry points at its key set; one owner object for all, as in a one-issuer app.
+  const owner = { isKeyCurrent: () => true };
   const tokenCache = new VerifiedTokenCache({ maxEntries: 50_000, ttlMs: 3_600_000, maxBytes: 2 ** 40, maxEntryBytes: 2 ** 30 });
   const key = parseJwkSet(text, ['RS256'], 100).keys[0];
   const claimsJson = JSON.stringify({ iss: issuer.issuer, aud: issuer.audience, sub: 'auth0|64b7f0c1a2b3c4d5e6f70819', scope: 'read:profile write:profile', azp: 'abcdefghijklmnopqrstuvwxyz012345', iat: 1795000000, exp: 4102444800, permissions: ['read:profile', 'write:profile'] });
   const now = Date.now();
   before = heap();
   const payloadChars = Buffer.from(claimsJson).toString('base64url').length;
-  for (let i = 0; i < 20_000; i++) tokenCache.set(`token-${i}-${randomUUID()}`, JSON.parse(claimsJson), payloadChars, key, now, now + 3_600_000);
+  for (let i = 0; i < 20_000; i++) tokenCache.set(`token-${i}-${randomUUID()}`, JSON.parse(claimsJson), payloadChars, key, owner, now, now + 3_600_000);
   const bytesPerVerifiedTokenEntry = (heap() - before) / 20_000;
   const estimatedBytesPerVerifiedTokenEntry = tokenCache.bytes / tokenCache.size;
   tokenCache.clear();

@@ -62,7 +62,7 @@ async function junkCost(
   const cache = new JwksCacheService(options, systemClock, fetcher);
   await cache.onApplicationBootstrap();
   const state = cache.getState();
-  const verifier = new JwtVerifier(options, cache, systemClock);
+  const verifier = new JwtVerifier(options, cache.registry, systemClock);
   const header = b64({ alg, kid: 'worst' });
   const signature = signatureBytes.toString('base64url');
   const token = `${header}.${heaviestPayload(header, signature.length)}.${signature}`;

@@ -1,9 +1,10 @@
 export { JwksAuthModule } from './jwks-auth.module.js';
 export { JWKS_AUTH_MODULE_OPTIONS, type JwksAuthModuleAsyncOptions, type JwksAuthModuleForRootOptions } from './jwks-auth.module-definition.js';
-export { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
+export { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_DISCOVERY_FETCHER, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
 export type {
   JwksAuthModuleOptions,
   JwksIssuerOptions,
+  ResolvedIssuerOptions,
   JwksCacheOptions,
   JwksFetchOptions,
   ResolvedJwksOptions,
@@ -13,20 +14,23 @@ export { JwksCacheService, kidFingerprint, type JwksCacheState, type JwksRefresh
 export type { Clock, TimerHandle } from './cache/clock.js';
 export type { KeySetState, KeySetError } from './cache/key-set.state.js';
 export type { KeySetPhase } from './cache/key-set.policy.js';
-export type { KeySetStore, KeySetLease } from './store/key-set.store.js';
+export type { KeySetStore, KeySetLease, KeySetId } from './store/key-set.store.js';
 export { MemoryKeySetStore } from './store/memory-key-set.store.js';
 export { SnapshotFileKeySetStore, type SnapshotFileKeySetStoreOptions } from './store/snapshot-file-key-set.store.js';
 export type { KeySetLog } from './cache/key-set.source.js';
-export { loggingListener, type JwksAuthEvent, type JwksAuthEventListener } from './events/jwks-auth.events.js';
+export { loggingListener, type JwksAuthEvent, type JwksAuthEventBody, type JwksAuthEventListener } from './events/jwks-auth.events.js';
 export type { FetchReason } from './cache/key-set.policy.js';
 export type { JwksFetcher, JwksFetchRequest, JwksFetchResult } from './fetch/jwks.fetcher.js';
-export { JwtVerifier, type KeyResolver, type VerifiedToken } from './verify/jwt.verifier.js';
+export { httpDiscoveryFetcher, type DiscoveryFetcher, type DiscoveryRequest, type DiscoveryResult } from './fetch/discovery.fetcher.js';
+export { JwtVerifier, type KeyResolver, type IssuerRouter, type VerifiedToken } from './verify/jwt.verifier.js';
+export type { IssuerRoute } from './verify/issuer.route.js';
+export type { ClaimsPolicy } from './verify/claims.validator.js';
 export type { JwtClaims } from './verify/claims.validator.js';
 export type { VerificationKey } from './verify/jwk-set.parser.js';
 export { JwksAuthGuard } from './guards/jwks-auth.guard.js';
 export type { HttpRequestLike } from './guards/authorization.header.js';
 export { JwksStrategy, type JwksPassportStrategy, type JwksStrategyClass } from './passport/jwks.strategy.js';
-export { JwksHealthIndicator, type JwksHealthIndicatorResult } from './health/jwks.health.js';
+export { JwksHealthIndicator, type JwksHealthCheckOptions, type JwksHealthIndicatorResult } from './health/jwks.health.js';
 export { Public } from './decorators/public.decorator.js';
 export { JWKS_PUBLIC_KEY } from './decorators/public.decorator.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';

@@ -66,6 +66,13 @@ export const JWKS_DEFAULTS = {
   unavailableStatus: 503 as 401 | 503,
   /** Most kids `revokeKey()` holds: an operator's emergency list, not a data store. */
   maxRevokedKids: 1_000,
+  /**
+   * Most issuers one module serves (startup and `addIssuer()` together). Each costs a key set, a
+   * timer and a background fetch per TTL (a few KiB; measured in the bench): 100 tenants is a
+   * large SaaS on one module, and the bound keeps a bug that adds issuers in a loop from growing
+   * memory and IdP traffic without end. Raise it with `maxIssuers`.
+   */
+  maxIssuers: 100,
   /** Whole-request timeout (connect, headers, body): jose's and express-oauth2-jwt-bearer's 5 s. */
   fetchTimeoutMs: 5_000,
   /** Largest JWKS body we read; real sets are a few KiB (Nimbus caps at 50 KiB). */
@@ -173,6 +180,11 @@ export const JWKS_RESOLVED_OPTIONS = Symbol('JWKS_RESOLVED_OPTIONS');
 export const JWKS_CLOCK = Symbol('JWKS_CLOCK');
 /** Injection token of the `JwksFetcher` that retrieves the raw key set. */
 export const JWKS_FETCHER = Symbol('JWKS_FETCHER');
+/**
+ * Injection token of the `DiscoveryFetcher` that reads an issuer's OIDC discovery document (for
+ * issuers configured without `jwksUri`).
+ */
+export const JWKS_DISCOVERY_FETCHER = Symbol('JWKS_DISCOVERY_FETCHER');
 /**
  * Injection token of the `KeySetStore` the key set persists to and takes pushed changes from.
  * Defaults to the snapshot file when `cache.snapshotPath` is set, else memory; provide your own

@@ -39,8 +39,8 @@ const providers: Provider[] = [
   JwksCacheService,
   {
     provide: JwtVerifier,
-    // The verifier resolves keys on the source itself: no delegation layer on the per-request path.
-    useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock) => new JwtVerifier(options, cache.source, clock),
+    // The verifier routes on the registry itself (issuer → key set): no delegation layer on the per-request path.
+    useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock) => new JwtVerifier(options, cache.registry, clock),
     inject: [JWKS_RESOLVED_OPTIONS, JwksCacheService, JWKS_CLOCK],
   },
   {

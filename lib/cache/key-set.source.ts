@@ -13,12 +13,13 @@ import {
   type JwksFetchErrorKind,
   type JwtVerificationError,
 } from '../errors/jwks.errors.js';
-import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import type { ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
+import type { DiscoveryFetcher } from '../fetch/discovery.fetcher.js';
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser.js';
 import { SAFE_KID } from '../verify/kid.js';
-import type { JwksAuthEvent, JwksAuthEventListener } from '../events/jwks-auth.events.js';
-import type { KeySetStore } from '../store/key-set.store.js';
+import type { JwksAuthEventBody, JwksAuthEventListener } from '../events/jwks-auth.events.js';
+import type { KeySetId, KeySetStore } from '../store/key-set.store.js';
 import { randomOf, type Clock, type TimerHandle } from './clock.js';
 import { initialKeySetState, type KeySetError, type KeySetState } from './key-set.state.js';
 import {
@@ -110,9 +111,14 @@ export interface KeySetLog {
 
 /** What one `KeySetSource` is built from. */
 export interface KeySetSourceDeps {
+  /** The module's options: cache, fetch and warm-up settings shared by every issuer. */
   options: ResolvedJwksOptions;
+  /** The issuer whose keys this is. Default: the first configured one. */
+  issuer?: ResolvedIssuerOptions;
   clock: Clock;
   fetcher: JwksFetcher;
+  /** Finds the JWKS URI of an issuer configured without one (OIDC discovery). */
+  discover?: DiscoveryFetcher;
   /** Where the state is saved and pushed changes come from; the source's own memory serves lookups. */
   store: KeySetStore;
   /** Receive every event (`loggingListener` for today's log lines). */
@@ -128,13 +134,23 @@ export interface KeySetSourceDeps {
  */
 export class KeySetSource {
   private readonly options: ResolvedJwksOptions;
+  /** The issuer this key set belongs to: its JWKS location and the algorithms its keys may have. */
+  readonly issuer: ResolvedIssuerOptions;
+  /** What the store knows this key set by. */
+  readonly id: KeySetId;
   private readonly clock: Clock;
+  private readonly discover: DiscoveryFetcher | null;
+  /** The `jwks_uri` discovery gave, when the issuer has no configured one, and when it was read. */
+  private discovered: { jwksUri: string; at: number } | null = null;
+  /** Read the discovery document again before the next fetch: the last one failed as if the keys moved. */
+  private rediscover = false;
   private readonly fetcher: JwksFetcher;
   private readonly listeners: readonly JwksAuthEventListener[];
   private readonly store: KeySetStore;
   private unwatch: (() => void) | null = null;
   private readonly policy: KeySetPolicyOptions;
-  private readonly uri: string;
+  /** The JWKS URI as logged; for discovery, the issuer until the document has named it. */
+  private uri: string;
   private state: KeySetState = initialKeySetState();
   /** Every usable key of the raw set, parsed once per change of the raw set. */
   private parsed: KeyIndex = KeyIndex.EMPTY;
@@ -159,14 +175,19 @@ export class KeySetSource {
   /** Jitter from the injected clock (deterministic in tests). */
   private readonly random: () => number;
 
-  constructor({ options, clock, fetcher, store, listeners }: KeySetSourceDeps) {
+  constructor({ options, issuer, clock, fetcher, discover, store, listeners }: KeySetSourceDeps) {
     this.options = options;
+    const own = issuer ?? options.issuers[0];
+    if (own === undefined) throw new JwksArgumentError('KeySetSource: no issuer given and none configured');
+    this.issuer = own;
+    this.id = Object.freeze({ issuer: own.issuer, jwksUri: own.jwksUri });
+    this.discover = discover ?? null;
     this.store = store;
     this.clock = clock;
     this.fetcher = fetcher;
     this.listeners = listeners;
     this.policy = { ...options.cache, unavailableRetryMaxMs: JWKS_DEFAULTS.unavailableRetryMaxMs };
-    this.uri = uriForLog(options.jwksUri);
+    this.uri = uriForLog(own.jwksUri ?? own.issuer);
     this.random = randomOf(clock);
   }
 
@@ -175,7 +196,7 @@ export class KeySetSource {
    * `warmupTimeoutMs`; a slower fetch carries on in the background.
    */
   async start(): Promise<void> {
-    this.unwatch ??= this.store.watch?.((state) => this.applyStored(state)) ?? null;
+    this.unwatch ??= this.store.watch?.(this.id, (state) => this.applyStored(state)) ?? null;
     const flight = this.startFetch('warm-up');
     const finished = await this.within(flight.done, this.options.warmupTimeoutMs);
     if (this.state.jwks === null) await this.restoreFromStore();
@@ -272,7 +293,8 @@ export class KeySetSource {
 
   /** Whether a key may still verify: part of the current, usable, not invalidated set, not revoked. */
   isKeyCurrent(key: VerificationKey): boolean {
-    return servesFromMemory(this.state, this.clock.now(), this.policy) && this.index.contains(key);
+    // A closed source is a removed issuer: its keys (and tokens cached under them) stop verifying.
+    return !this.closed && servesFromMemory(this.state, this.clock.now(), this.policy) && this.index.contains(key);
   }
 
   /**
@@ -451,8 +473,9 @@ export class KeySetSource {
     const { timeoutMs, maxResponseBytes, maxKeys } = this.options.fetch;
     const ctx = () => ({ answersInvalidation: seq > this.invalidatedAtSeq });
     try {
+      const uri = await this.jwksLocation();
       const result = await this.fetcher({
-        uri: this.options.jwksUri,
+        uri,
         etag: this.state.jwks === null ? null : this.state.etag,
         timeoutMs,
         maxResponseBytes,
@@ -473,7 +496,7 @@ export class KeySetSource {
       // An unchanged set keeps its parsed keys (and every verified token they back).
       let parsed: KeyIndex | undefined;
       if (result.jwks !== this.state.jwks) {
-        parsed = parseJwkSet(result.jwks, this.options.algorithms, maxKeys);
+        parsed = parseJwkSet(result.jwks, this.issuer.algorithms, maxKeys);
         if (parsed.rejected.length > 0) {
           this.emit({ type: 'keys-skipped', jwksUri: this.uri, count: parsed.rejected.length, reasons: [...new Set(parsed.rejected)] });
         }
@@ -486,6 +509,8 @@ export class KeySetSource {
       // Cancelled by close(): nothing to record, nothing to log.
       if (this.closed) return;
       const e = err instanceof JwksFetchError ? err : new JwksFetchError(`JWKS fetch failed: ${(err as Error)?.name ?? 'error'}`, 'network');
+      // A discovered location that now answers 404, 410 or a redirect may have moved: ask the document again.
+      if (this.discovered !== null && (e.kind === 'redirect' || e.status === 404 || e.status === 410)) this.rediscover = true;
       this.fetchCount++;
       this.commit(
         onFetchFailure(
@@ -513,6 +538,33 @@ export class KeySetSource {
   }
 
   /**
+   * Where to fetch the keys: the configured `jwksUri`, else the one the issuer's discovery document
+   * names. The document is read at the first fetch and again when it is older than `cache.maxTtlMs`
+   * or the keys answered as if they had moved; it is read inside the key set's own fetch, so its
+   * failures get the same backoff, `Retry-After` and last-known-good as the keys. If a re-read
+   * fails, the `jwks_uri` it gave before is used.
+   */
+  private async jwksLocation(): Promise<string> {
+    if (this.issuer.jwksUri !== null) return this.issuer.jwksUri;
+    const now = this.clock.now();
+    const known = this.discovered;
+    if (known !== null && !this.rediscover && now - known.at < this.policy.maxTtlMs) return known.jwksUri;
+    if (this.discover === null) throw new JwksFetchError('no jwksUri configured and no discovery available', 'discovery');
+    try {
+      const { timeoutMs, maxResponseBytes } = this.options.fetch;
+      const found = await this.discover({ issuer: this.issuer.issuer, timeoutMs, maxResponseBytes, allowedJwksHosts: this.issuer.allowedJwksHosts, now, signal: this.shutdown.signal });
+      this.discovered = { jwksUri: found.jwksUri, at: this.clock.now() };
+      this.rediscover = false;
+      this.uri = uriForLog(found.jwksUri);
+      return found.jwksUri;
+    } catch (err) {
+      if (known === null || this.closed) throw err;
+      this.emit({ type: 'discovery-failed', jwksUri: this.uri, message: err instanceof JwksFetchError ? err.message : 'discovery failed' });
+      return known.jwksUri;
+    }
+  }
+
+  /**
    * The one way the state changes: re-derives the lookup index when the raw set or the revoked
    * kids changed, persists a newly fetched set, and re-arms the background timer.
    */
@@ -534,8 +586,10 @@ export class KeySetSource {
     if (this.flight === null) this.schedule();
   }
 
-  /** Delivers an event to every listener; a listener's throw never reaches the key set. */
-  private emit(event: JwksAuthEvent): void {
+  /** Delivers an event, with this key set's issuer, to every listener; a listener's throw never reaches the key set. */
+  private emit(body: JwksAuthEventBody): void {
+    if (this.listeners.length === 0) return;
+    const event = { ...body, issuer: this.issuer.issuer };
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -555,14 +609,14 @@ export class KeySetSource {
   }
 
   private parse(jwks: string | null): KeyIndex {
-    return jwks === null ? KeyIndex.EMPTY : parseJwkSet(jwks, this.options.algorithms, this.options.fetch.maxKeys);
+    return jwks === null ? KeyIndex.EMPTY : parseJwkSet(jwks, this.issuer.algorithms, this.options.fetch.maxKeys);
   }
 
   /** After a failed or slow warm-up: serve the last good set the store holds if it is still within maxStaleMs. */
   private async restoreFromStore(): Promise<void> {
     let stored: KeySetState | null;
     try {
-      stored = await this.store.load();
+      stored = await this.store.load(this.id);
     } catch {
       stored = null;
     }
@@ -590,7 +644,7 @@ export class KeySetSource {
     const state = this.state;
     if (state.jwks === null || state.fetchedAt === null) return;
     this.storeWrite = this.storeWrite
-      .then(() => this.store.save(state))
+      .then(() => this.store.save(this.id, state))
       .catch((err: unknown) => {
         this.emit({ type: 'store-save-failed', jwksUri: this.uri, code: String((err as { code?: string })?.code ?? 'error') });
       });

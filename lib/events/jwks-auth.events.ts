@@ -8,7 +8,13 @@ import { kidFingerprint } from './kid.fingerprint.js';
  * a listener that logs must not print them raw (see `kidFingerprint`). `jwksUri` is the URI as
  * logged: scheme, host and path, no query.
  */
-export type JwksAuthEvent =
+export type JwksAuthEvent = JwksAuthEventBody & {
+  /** The issuer whose key set (or token) the event is about: a low-cardinality label for metrics. */
+  issuer: string;
+};
+
+/** The events without their issuer, as a key set raises them (its issuer is added on delivery). */
+export type JwksAuthEventBody =
   | {
       type: 'fetch-finished';
       jwksUri: string;
@@ -45,7 +51,15 @@ export type JwksAuthEvent =
   /** A loaded or pushed set was not used. */
   | { type: 'store-not-used'; jwksUri: string; reason: 'older-than-max-stale' | 'unusable-key-set' | 'unusable-pushed-set' }
   /** Saving to the store failed (never fatal). */
-  | { type: 'store-save-failed'; jwksUri: string; code: string };
+  | { type: 'store-save-failed'; jwksUri: string; code: string }
+  /**
+   * Re-reading the issuer's discovery document failed; the `jwks_uri` it gave before is still used.
+   * (A discovery that fails with no `jwks_uri` known yet is a failed fetch: `fetch-finished`.)
+   */
+  | { type: 'discovery-failed'; jwksUri: string; message: string }
+  /** An issuer was added at runtime (`addIssuer`) or removed (`removeIssuer`). */
+  | { type: 'issuer-added'; jwksUri: string }
+  | { type: 'issuer-removed'; jwksUri: string };
 
 /** Receives every event, synchronously; it must not throw (a throw is swallowed) and must not block. */
 export type JwksAuthEventListener = (event: JwksAuthEvent) => void;
@@ -82,6 +96,9 @@ export function loggingListener(log: KeySetLog): JwksAuthEventListener {
         return;
       case 'store-save-failed':
         log.warn(`JWKS store: the key set could not be saved (${e.code})`);
+        return;
+      case 'discovery-failed':
+        log.warn(`JWKS discovery for ${e.issuer} failed: ${e.message}; still using ${e.jwksUri}`);
         return;
       default:
         return;

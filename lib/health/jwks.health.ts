@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { JwksCacheService } from '../services/jwks-cache.service.js';
+import { JwksCacheService, type JwksCacheState } from '../services/jwks-cache.service.js';
 import { JwksMissingDependencyError } from '../errors/jwks.errors.js';
 
 /**
@@ -21,9 +21,38 @@ function loadTerminus(): Promise<TerminusModule> {
   return terminus;
 }
 
+/** Options of `JwksHealthIndicator.isHealthy()`. */
+export interface JwksHealthCheckOptions {
+  /** Report only this issuer. */
+  issuer?: string;
+  /**
+   * With several issuers: `'all'` (default) is up only while every issuer has a usable set;
+   * `'any'` is up while at least one has (a readiness probe that must not take a pod out of
+   * service for one tenant's broken IdP).
+   */
+  require?: 'all' | 'any';
+}
+
+/** One issuer's health details: a count of keys, never the kids (health routes are usually public). */
+function detailsOf(s: JwksCacheState): Record<string, unknown> & { status: 'up' | 'down' } {
+  return {
+    status: s.phase === 'fresh' || s.phase === 'stale' ? 'up' : 'down',
+    phase: s.phase,
+    keyCount: s.keyCount,
+    revokedKeyCount: s.revokedKids.length,
+    ageMs: s.ageMs,
+    consecutiveFailures: s.consecutiveFailures,
+    nextAttemptAt: s.nextAttemptAt,
+    lastError: s.lastError ? { kind: s.lastError.kind, status: s.lastError.status, message: s.lastError.message, at: s.lastError.at } : null,
+    fetchCount: s.fetchCount,
+    notModifiedCount: s.notModifiedCount,
+  };
+}
+
 /**
  * Terminus health indicator: up while a usable key set is held (fresh, or stale within
- * `maxStaleMs`), down with the last error, the set's age and key count when none is.
+ * `maxStaleMs`), down with the last error, the set's age and key count when none is. With
+ * several issuers, `issuers` holds each one's details and the status follows `require`.
  *
  * ```ts
  * @Get('health') @HealthCheck()
@@ -34,22 +63,30 @@ function loadTerminus(): Promise<TerminusModule> {
 export class JwksHealthIndicator {
   constructor(private readonly cache: JwksCacheService) {}
 
-  async isHealthy<const Key extends string = 'jwks'>(key: Key = 'jwks' as Key): Promise<JwksHealthIndicatorResult<Key>> {
+  async isHealthy<const Key extends string = 'jwks'>(key: Key = 'jwks' as Key, options: JwksHealthCheckOptions = {}): Promise<JwksHealthIndicatorResult<Key>> {
     const { HealthIndicatorService } = await loadTerminus();
     const indicator = new HealthIndicatorService().check(key);
-    const s = this.cache.getState();
-    const details = {
-      phase: s.phase,
-      keyCount: s.keyCount,
-      // A count, not the kids: health routes are usually public.
-      revokedKeyCount: s.revokedKids.length,
-      ageMs: s.ageMs,
-      consecutiveFailures: s.consecutiveFailures,
-      nextAttemptAt: s.nextAttemptAt,
-      lastError: s.lastError ? { kind: s.lastError.kind, status: s.lastError.status, message: s.lastError.message, at: s.lastError.at } : null,
-      fetchCount: s.fetchCount,
-      notModifiedCount: s.notModifiedCount,
-    };
-    return s.phase === 'fresh' || s.phase === 'stale' ? indicator.up(details) : indicator.down(details);
+    if (options.issuer !== undefined) {
+      const { status, ...details } = detailsOf(this.cache.getState(options.issuer));
+      return status === 'up' ? indicator.up(details) : indicator.down(details);
+    }
+    const states = this.cache.getStates();
+    const issuers: Record<string, Record<string, unknown>> = {};
+    let up = 0;
+    for (const [issuer, state] of Object.entries(states)) {
+      issuers[issuer] = detailsOf(state);
+      if (issuers[issuer].status === 'up') up++;
+    }
+    const count = Object.keys(issuers).length;
+    const healthy = options.require === 'any' ? up > 0 : count > 0 && up === count;
+    // One issuer: its details stay at the top level, as before several issuers existed.
+    const only = count === 1 ? Object.values(issuers)[0] : undefined;
+    const details: Record<string, unknown> = only === undefined ? { issuers, up, down: count - up } : { ...withoutStatus(only), issuers };
+    return healthy ? indicator.up(details) : indicator.down(details);
   }
+}
+
+function withoutStatus(details: Record<string, unknown>): Record<string, unknown> {
+  const { status: _status, ...rest } = details;
+  return rest;
 }

@@ -82,14 +82,24 @@ export interface JwksIssuerOptions {
   allowedJwksHosts?: string[];
 }
 
-/** Options of `JwksAuthModule.forRoot()` / `forRootAsync()`. */
+/**
+ * Options of `JwksAuthModule.forRoot()` / `forRootAsync()`: either one issuer given flat
+ * (`issuer`, `jwksUri`, `audience`), or several in `issuers`, with the options below shared.
+ */
 export interface JwksAuthModuleOptions {
-  /** A token's `iss` must equal this exactly, e.g. `https://tenant.eu.auth0.com/`. */
-  issuer: string;
-  /** The issuer's JWKS: `https:`, or `http:` on a loopback host only. */
-  jwksUri: string;
-  /** A token's `aud` must contain one of these. */
-  audience: string | string[];
+  /** A token's `iss` must equal this exactly, e.g. `https://tenant.eu.auth0.com/`. Required unless `issuers` is given. */
+  issuer?: string;
+  /** The issuer's JWKS: `https:`, or `http:` on a loopback host only. Default: found by OIDC discovery from `issuer`. */
+  jwksUri?: string;
+  /** A token's `aud` must contain one of these. With `issuers`, the default of each issuer. */
+  audience?: string | string[];
+  /**
+   * Several issuers, each with its own key set: `[{ issuer, audience, jwksUri? }, ...]` or what
+   * the presets return (arrays are flattened). Not together with a flat `issuer` or `jwksUri`.
+   */
+  issuers?: Array<JwksIssuerOptions | readonly JwksIssuerOptions[]>;
+  /** Most issuers at once, counting those added at runtime with `addIssuer()`. Default 100. */
+  maxIssuers?: number;
   /** Accepted signature algorithms, asymmetric only. Default `['RS256']`. */
   algorithms?: string[];
   /** Allowed clock skew for `exp`, `nbf` and `iat`, in seconds. Default 0. */
@@ -138,16 +148,35 @@ export interface VerifiedTokenCacheOptions {
   maxEntryBytes?: number;
 }
 
-/** Options after validation, with every default applied. Read-only at runtime. */
-export interface ResolvedJwksOptions {
+/** One issuer after validation, with the module's shared values applied. */
+export interface ResolvedIssuerOptions {
   readonly issuer: string;
-  readonly jwksUri: string;
+  /** null: found by discovery. */
+  readonly jwksUri: string | null;
   readonly audience: readonly string[];
+  readonly audienceClaim: 'aud' | 'client_id';
+  readonly requiredClaimValues: Readonly<Record<string, string>>;
   readonly algorithms: readonly string[];
   readonly clockToleranceSec: number;
   readonly maxTokenAgeSec: number | null;
   readonly requiredClaims: readonly string[];
   readonly typ: string | null;
+  readonly allowedJwksHosts: readonly string[];
+}
+
+/** Options after validation, with every default applied. Read-only at runtime. */
+export interface ResolvedJwksOptions {
+  /** The issuers configured at startup (`addIssuer()` adds more at runtime). */
+  readonly issuers: readonly ResolvedIssuerOptions[];
+  readonly maxIssuers: number;
+  /** The shared defaults each issuer starts from. */
+  readonly algorithms: readonly string[];
+  readonly clockToleranceSec: number;
+  readonly maxTokenAgeSec: number | null;
+  readonly requiredClaims: readonly string[];
+  readonly typ: string | null;
+  /** The shared audience default; empty when each issuer names its own. */
+  readonly audience: readonly string[];
   readonly cache: Readonly<Required<Omit<JwksCacheOptions, 'snapshotPath'>>> & { readonly snapshotPath: string | null };
   readonly fetch: Readonly<Required<JwksFetchOptions>>;
   readonly verifiedTokenCache: Readonly<Required<VerifiedTokenCacheOptions>> | null;

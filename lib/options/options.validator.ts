@@ -1,6 +1,6 @@
 import { JWKS_DEFAULTS, JWKS_STRATEGY_NAME, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
 import { JwksOptionsError } from '../errors/jwks.errors.js';
-import type { JwksAuthModuleOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import type { JwksAuthModuleOptions, JwksIssuerOptions, ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -11,9 +11,13 @@ const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
  */
 const KNOWN_KEYS = {
   '': [
-    'issuer', 'jwksUri', 'audience', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
+    'issuer', 'jwksUri', 'audience', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
     'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus', 'strategyName',
     'isGlobal',
+  ],
+  'issuers[].': [
+    'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec',
+    'requiredClaims', 'typ', 'allowedJwksHosts',
   ],
   'cache.': [
     'ttlMs', 'cooldownMs', 'maxStaleMs', 'minTtlMs', 'maxTtlMs', 'snapshotPath', 'refreshAheadMs',
@@ -80,12 +84,12 @@ function suggestion(name: string, known: readonly string[]): string | undefined 
   return known.find((k) => lower.length >= 3 && k.toLowerCase().startsWith(lower));
 }
 
-function checkKeys(problems: string[], prefix: keyof typeof KNOWN_KEYS, value: Record<string, unknown>): void {
+function checkKeys(problems: string[], prefix: keyof typeof KNOWN_KEYS, value: Record<string, unknown>, shown: string = prefix): void {
   const known: readonly string[] = KNOWN_KEYS[prefix];
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
     const hint = suggestion(key, known);
-    problems.push(`unknown option "${prefix}${key}"${hint ? ` (did you mean "${prefix}${hint}"?)` : ''}`);
+    problems.push(`unknown option "${shown}${key}"${hint ? ` (did you mean "${shown}${hint}"?)` : ''}`);
   }
 }
 
@@ -177,48 +181,36 @@ export function resolveJwksOptions(input: JwksAuthModuleOptions): ResolvedJwksOp
 
 function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
   const problems: string[] = [];
-  if (!isPlainObject(input)) throw new JwksOptionsError([`options must be an object, got ${describeValue(input)}`]);
-  checkKeys(problems, '', input);
+  if (!isPlainObject(input as unknown)) throw new JwksOptionsError([`options must be an object, got ${describeValue(input)}`]);
+  checkKeys(problems, '', input as unknown as Record<string, unknown>);
 
-  if (typeof input.issuer !== 'string' || input.issuer.trim() === '') {
-    problems.push(`issuer is required: the exact "iss" of your tokens, e.g. "https://tenant.auth0.com/", got ${describeValue(input.issuer)}`);
-  } else if (input.issuer.trim() !== input.issuer) {
-    problems.push(`issuer has leading or trailing whitespace, so no token's "iss" can ever equal it, got ${describeValue(input.issuer)}`);
-  }
-  checkUrl(problems, 'jwksUri', input.jwksUri);
-
-  const audience = typeof input.audience === 'string' ? [input.audience] : input.audience;
-  if (!Array.isArray(audience) || audience.length === 0 || !everyIndex(audience, (a) => typeof a === 'string' && a !== '')) {
-    problems.push(`audience is required: a non-empty string or array of non-empty strings, got ${describeValue(input.audience)}`);
-  }
-
-  const algorithms = input.algorithms ?? [...JWKS_DEFAULTS.algorithms];
-  if (!Array.isArray(algorithms) || algorithms.length === 0) {
-    problems.push(`algorithms must be a non-empty array of: ${SUPPORTED_ALGORITHMS.join(', ')}, got ${describeValue(algorithms)}`);
+  // Issuer problems are listed first, then the shared ones, in the order the options are documented.
+  const sharedProblems: string[] = [];
+  const shared = resolveShared(sharedProblems, input);
+  const flat = input.issuer !== undefined || input.jwksUri !== undefined;
+  let rawIssuers: unknown[] = [];
+  if (input.issuers !== undefined) {
+    if (!Array.isArray(input.issuers)) problems.push(`issuers must be an array of { issuer, audience, jwksUri? }, got ${describeValue(input.issuers)}`);
+    // A preset may return several issuers (Entra v1 and v2, one per tenant): flattened one level.
+    else rawIssuers = input.issuers.flat();
+    if (flat) problems.push('give either the flat issuer/jwksUri (one issuer) or issuers (several), not both');
   } else {
-    for (const alg of algorithms) {
-      if (typeof alg === 'string' && /^(HS\d+|none)$/i.test(alg)) {
-        problems.push(`algorithm "${alg}" is refused: symmetric and unsigned tokens cannot be verified with a public key set`);
-      } else if (!(SUPPORTED_ALGORITHMS as readonly unknown[]).includes(alg)) {
-        problems.push(`algorithm ${describeValue(alg)} is not supported; use ${SUPPORTED_ALGORITHMS.join(', ')}`);
-      }
-    }
+    rawIssuers = [{ issuer: input.issuer, jwksUri: input.jwksUri }];
   }
-
-  const maxTokenAgeSec = input.maxTokenAgeSec === undefined ? null : numberOption(problems, 'maxTokenAgeSec', input.maxTokenAgeSec, 0, { unit: 'seconds' });
-  const requiredClaims = input.requiredClaims ?? [];
-  if (!Array.isArray(requiredClaims) || !everyIndex(requiredClaims, (c) => typeof c === 'string' && c !== '')) {
-    problems.push(`requiredClaims must be an array of claim names, got ${describeValue(requiredClaims)}`);
-  }
-  if (input.typ !== undefined && (typeof input.typ !== 'string' || input.typ === '')) {
-    problems.push(`typ must be a non-empty string such as "at+jwt", got ${describeValue(input.typ)}`);
-  }
-  const clockToleranceSec = numberOption(problems, 'clockToleranceSec', input.clockToleranceSec, JWKS_DEFAULTS.clockToleranceSec, {
-    zero: true,
-    unit: 'seconds',
-    // A larger tolerance all but switches `exp` off; it is usually milliseconds given as seconds.
-    max: { value: JWKS_DEFAULTS.maxClockToleranceSec, why: 'seconds, not milliseconds; more would all but disable exp' },
+  const maxIssuers = numberOption(problems, 'maxIssuers', input.maxIssuers, JWKS_DEFAULTS.maxIssuers, COUNT);
+  if (rawIssuers.length > maxIssuers) problems.push(`issuers holds ${rawIssuers.length} issuers, more than maxIssuers (${maxIssuers})`);
+  const issuers: ResolvedIssuerOptions[] = [];
+  const seen = new Set<string>();
+  rawIssuers.forEach((raw, i) => {
+    const where = input.issuers === undefined ? '' : `issuers[${i}].`;
+    const resolved = resolveIssuer(problems, where, raw, shared, where !== '');
+    if (resolved === null) return;
+    if (seen.has(resolved.issuer)) problems.push(`${where}issuer ${describeValue(resolved.issuer)} is configured twice`);
+    seen.add(resolved.issuer);
+    issuers.push(resolved);
   });
+  problems.push(...sharedProblems);
+  const { audience, algorithms, clockToleranceSec, maxTokenAgeSec, requiredClaims } = shared;
 
   for (const group of ['cache', 'fetch'] as const) {
     const value = input[group];
@@ -295,14 +287,14 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
 
   if (problems.length > 0) throw new JwksOptionsError(problems);
   return Object.freeze({
-    issuer: input.issuer,
-    jwksUri: input.jwksUri,
-    audience: Object.freeze([...(audience as string[])]),
-    algorithms: Object.freeze([...algorithms]),
+    issuers: Object.freeze(issuers),
+    maxIssuers,
+    audience,
+    algorithms,
     clockToleranceSec,
     maxTokenAgeSec,
-    requiredClaims: Object.freeze([...requiredClaims]),
-    typ: input.typ ?? null,
+    requiredClaims,
+    typ: shared.typ,
     cache: Object.freeze(cache),
     fetch: Object.freeze(fetch),
     verifiedTokenCache: verifiedTokenCache && Object.freeze(verifiedTokenCache),
@@ -313,4 +305,155 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     strategyName,
     maxTokenBytes: JWKS_DEFAULTS.maxTokenBytes,
   });
+}
+
+/** The options every issuer inherits unless it sets its own. */
+interface SharedIssuerDefaults {
+  audience: readonly string[];
+  algorithms: readonly string[];
+  clockToleranceSec: number;
+  maxTokenAgeSec: number | null;
+  requiredClaims: readonly string[];
+  typ: string | null;
+}
+
+function resolveShared(problems: string[], input: JwksAuthModuleOptions): SharedIssuerDefaults {
+  return {
+    // The flat one-issuer form requires it; with `issuers`, it is the default of those without one.
+    audience: input.audience === undefined && input.issuers !== undefined ? Object.freeze([]) : (audienceOption(problems, 'audience', input.audience) ?? Object.freeze([])),
+    algorithms: algorithmsOption(problems, 'algorithms', input.algorithms ?? [...JWKS_DEFAULTS.algorithms]) ?? JWKS_DEFAULTS.algorithms,
+    clockToleranceSec: clockToleranceOption(problems, 'clockToleranceSec', input.clockToleranceSec, JWKS_DEFAULTS.clockToleranceSec),
+    maxTokenAgeSec: input.maxTokenAgeSec === undefined ? null : numberOption(problems, 'maxTokenAgeSec', input.maxTokenAgeSec, 0, { unit: 'seconds' }),
+    requiredClaims: requiredClaimsOption(problems, 'requiredClaims', input.requiredClaims ?? []) ?? Object.freeze([]),
+    typ: typOption(problems, 'typ', input.typ),
+  };
+}
+
+function audienceOption(problems: string[], name: string, value: unknown): readonly string[] | null {
+  const audience = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(audience) || audience.length === 0 || !everyIndex(audience, (a) => typeof a === 'string' && a !== '')) {
+    problems.push(`${name} is required: a non-empty string or array of non-empty strings, got ${describeValue(value)}`);
+    return null;
+  }
+  return Object.freeze([...(audience as string[])]);
+}
+
+function algorithmsOption(problems: string[], name: string, algorithms: unknown): readonly string[] | null {
+  if (!Array.isArray(algorithms) || algorithms.length === 0) {
+    problems.push(`${name} must be a non-empty array of: ${SUPPORTED_ALGORITHMS.join(', ')}, got ${describeValue(algorithms)}`);
+    return null;
+  }
+  const before = problems.length;
+  for (const alg of algorithms) {
+    if (typeof alg === 'string' && /^(HS\d+|none)$/i.test(alg)) {
+      problems.push(`algorithm "${alg}" is refused: symmetric and unsigned tokens cannot be verified with a public key set`);
+    } else if (!(SUPPORTED_ALGORITHMS as readonly unknown[]).includes(alg)) {
+      problems.push(`algorithm ${describeValue(alg)} is not supported; use ${SUPPORTED_ALGORITHMS.join(', ')}`);
+    }
+  }
+  return problems.length === before ? Object.freeze([...(algorithms as string[])]) : null;
+}
+
+function clockToleranceOption(problems: string[], name: string, value: unknown, fallback: number): number {
+  return numberOption(problems, name, value, fallback, {
+    zero: true,
+    unit: 'seconds',
+    // A larger tolerance all but switches `exp` off; it is usually milliseconds given as seconds.
+    max: { value: JWKS_DEFAULTS.maxClockToleranceSec, why: 'seconds, not milliseconds; more would all but disable exp' },
+  });
+}
+
+function requiredClaimsOption(problems: string[], name: string, value: unknown): readonly string[] | null {
+  if (!Array.isArray(value) || !everyIndex(value, (c) => typeof c === 'string' && c !== '')) {
+    problems.push(`${name} must be an array of claim names, got ${describeValue(value)}`);
+    return null;
+  }
+  return Object.freeze([...(value as string[])]);
+}
+
+function typOption(problems: string[], name: string, value: unknown): string | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'string' || value === '') {
+    problems.push(`${name} must be a non-empty string such as "at+jwt", got ${describeValue(value)}`);
+    return null;
+  }
+  return value;
+}
+
+const HOST = /^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i;
+
+/** One issuer's options (`where` prefixes the messages, e.g. `issuers[2].`), or null after a problem. */
+function resolveIssuer(problems: string[], where: string, raw: unknown, shared: SharedIssuerDefaults, checkNames: boolean): ResolvedIssuerOptions | null {
+  if (!isPlainObject(raw)) {
+    problems.push(`${where || 'issuers[]'} must be an object such as { issuer, audience }, got ${describeValue(raw)}`);
+    return null;
+  }
+  const before = problems.length;
+  const o = raw as Partial<Record<keyof JwksIssuerOptions, unknown>>;
+  if (checkNames) checkKeys(problems, 'issuers[].', raw, where);
+  if (typeof o.issuer !== 'string' || o.issuer.trim() === '') {
+    problems.push(`${where}issuer is required: the exact "iss" of your tokens, e.g. "https://tenant.auth0.com/", got ${describeValue(o.issuer)}`);
+  } else if (o.issuer.trim() !== o.issuer) {
+    problems.push(`${where}issuer has leading or trailing whitespace, so no token's "iss" can ever equal it, got ${describeValue(o.issuer)}`);
+  } else if (o.jwksUri === undefined) {
+    // Discovery reads {issuer}/.well-known/...: the issuer must then be a URL we may fetch.
+    checkUrl(problems, `${where}issuer (no jwksUri given, so it is used for OIDC discovery)`, o.issuer);
+  }
+  if (o.jwksUri !== undefined) checkUrl(problems, `${where}jwksUri`, o.jwksUri);
+  let audience = shared.audience;
+  if (o.audience !== undefined) audience = audienceOption(problems, `${where}audience`, o.audience) ?? audience;
+  // (The flat one-issuer form reports a missing audience as the module's own option.)
+  else if (audience.length === 0 && where !== '') problems.push(`${where}audience is required (here or as the module's shared audience): a non-empty string or array of non-empty strings`);
+  const audienceClaim = o.audienceClaim ?? 'aud';
+  if (audienceClaim !== 'aud' && audienceClaim !== 'client_id') problems.push(`${where}audienceClaim must be "aud" or "client_id", got ${describeValue(audienceClaim)}`);
+  const requiredClaimValues: Record<string, string> = {};
+  if (o.requiredClaimValues !== undefined) {
+    if (!isPlainObject(o.requiredClaimValues)) problems.push(`${where}requiredClaimValues must be an object of claim names to string values, got ${describeValue(o.requiredClaimValues)}`);
+    else {
+      for (const [claim, value] of Object.entries(o.requiredClaimValues)) {
+        if (typeof value !== 'string' || claim === '' || claim === '__proto__') problems.push(`${where}requiredClaimValues.${claim} must be a string, got ${describeValue(value)}`);
+        else Object.defineProperty(requiredClaimValues, claim, { value, enumerable: true });
+      }
+    }
+  }
+  const algorithms = o.algorithms === undefined ? shared.algorithms : algorithmsOption(problems, `${where}algorithms`, o.algorithms);
+  const clockToleranceSec = o.clockToleranceSec === undefined ? shared.clockToleranceSec : clockToleranceOption(problems, `${where}clockToleranceSec`, o.clockToleranceSec, 0);
+  const maxTokenAgeSec = o.maxTokenAgeSec === undefined ? shared.maxTokenAgeSec : numberOption(problems, `${where}maxTokenAgeSec`, o.maxTokenAgeSec, 0, { unit: 'seconds' });
+  const requiredClaims = o.requiredClaims === undefined ? shared.requiredClaims : requiredClaimsOption(problems, `${where}requiredClaims`, o.requiredClaims);
+  const typ = o.typ === undefined ? shared.typ : typOption(problems, `${where}typ`, o.typ);
+  const hosts = o.allowedJwksHosts ?? [];
+  if (!Array.isArray(hosts) || !everyIndex(hosts, (h) => typeof h === 'string' && HOST.test(h))) {
+    problems.push(`${where}allowedJwksHosts must be an array of host names (optionally with :port), got ${describeValue(o.allowedJwksHosts)}`);
+  }
+  if (problems.length > before) return null;
+  return Object.freeze({
+    issuer: o.issuer as string,
+    jwksUri: (o.jwksUri as string | undefined) ?? null,
+    audience,
+    audienceClaim: audienceClaim as 'aud' | 'client_id',
+    requiredClaimValues: Object.freeze(requiredClaimValues),
+    algorithms: algorithms as readonly string[],
+    clockToleranceSec,
+    maxTokenAgeSec,
+    requiredClaims: requiredClaims as readonly string[],
+    typ,
+    allowedJwksHosts: Object.freeze((hosts as string[]).map((h) => h.toLowerCase())),
+  });
+}
+
+/**
+ * Validates one issuer added at runtime (`addIssuer()`), with the module's shared options as its
+ * defaults, exactly as `issuers[]` entries are at startup.
+ * @throws JwksOptionsError
+ */
+export function resolveIssuerOptions(input: JwksIssuerOptions, module: ResolvedJwksOptions): ResolvedIssuerOptions {
+  const problems: string[] = [];
+  let resolved: ResolvedIssuerOptions | null = null;
+  try {
+    resolved = resolveIssuer(problems, '', input, module, true);
+  } catch (err) {
+    throw new JwksOptionsError([`issuer options could not be read (${(err as Error)?.name ?? 'error'} while reading them)`]);
+  }
+  if (problems.length > 0 || resolved === null) throw new JwksOptionsError(problems);
+  return resolved;
 }

@@ -1,6 +1,6 @@
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy, type StrategyOptionsWithRequest } from 'passport-jwt';
-import { JWKS_STRATEGY_NAME } from '../jwks-auth.constants.js';
+import { JWKS_DEFAULTS, JWKS_STRATEGY_NAME, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import { JwtVerifier } from '../verify/jwt.verifier.js';
 import type { JwtClaims } from '../verify/claims.validator.js';
@@ -63,10 +63,11 @@ function passportJwtOptions(options: ResolvedJwksOptions, verifier: JwtVerifier)
       }
     },
     passReqToCallback: true,
-    algorithms: [...options.algorithms] as StrategyOptionsWithRequest['algorithms'],
-    issuer: options.issuer,
-    audience: options.audience.length === 1 ? options.audience[0] : ([...options.audience] as [string, ...string[]]),
-    jsonWebTokenOptions: { clockTolerance: options.clockToleranceSec },
+    // Issuer, audience, algorithm and times were checked per issuer by our verifier (issuers can be
+    // added at runtime, so no fixed list here would stay true); jsonwebtoken re-checks the
+    // signature with the key that verified it, and the times with the widest tolerance configured.
+    algorithms: [...SUPPORTED_ALGORITHMS] as StrategyOptionsWithRequest['algorithms'],
+    jsonWebTokenOptions: { clockTolerance: JWKS_DEFAULTS.maxClockToleranceSec },
     secretOrKeyProvider: (request: { jwksVerified?: JwtClaims }, rawJwtToken: string, done: (err: unknown, key?: string) => void) => {
       verifier.verifyWithKey(rawJwtToken).then(
         ({ claims, key }) => {

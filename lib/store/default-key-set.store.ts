@@ -4,10 +4,10 @@ import type { KeySetStore } from './key-set.store.js';
 import { MemoryKeySetStore } from './memory-key-set.store.js';
 import { SnapshotFileKeySetStore } from './snapshot-file-key-set.store.js';
 
-/** The store the options ask for: the snapshot file when `cache.snapshotPath` is set, else memory. */
+/** The store the options ask for: snapshot files when `cache.snapshotPath` is set, else memory. */
 export function defaultKeySetStore(options: ResolvedJwksOptions, log: KeySetLog): KeySetStore {
   const path = options.cache.snapshotPath;
   if (path === null) return new MemoryKeySetStore();
   // Twice the largest response: the file also holds the URI, dates and ETag around the set.
-  return new SnapshotFileKeySetStore({ path, jwksUri: options.jwksUri, maxBytes: options.fetch.maxResponseBytes * 2, log });
+  return new SnapshotFileKeySetStore({ path, firstIssuer: options.issuers[0]?.issuer ?? null, maxBytes: options.fetch.maxResponseBytes * 2, log });
 }

@@ -1,6 +1,16 @@
 import type { KeySetState } from '../cache/key-set.state.js';
 
 /**
+ * Which key set a store call is about: one issuer's keys from one location. Stores key by both,
+ * never by `kid`: two tenants may publish the same kid, and neither's key may verify the other's
+ * tokens. `jwksUri` is null when the location is found by OIDC discovery.
+ */
+export interface KeySetId {
+  readonly issuer: string;
+  readonly jwksUri: string | null;
+}
+
+/**
  * A lease held by one process of a fleet, so that only it fetches the key set while the others
  * wait for the pushed result (single flight across processes). Released when the fetch ends, or
  * lapses on its own after its ttl if the process dies.
@@ -10,29 +20,31 @@ export interface KeySetLease {
 }
 
 /**
- * Where a key set's state is kept beyond this process's memory: a snapshot file for restarts, a
- * shared store (Redis) for a fleet. The source keeps its working state in memory and never reads
+ * Where key sets' states are kept beyond this process's memory: a snapshot file for restarts, a
+ * shared store (Redis) for a fleet. One store serves every issuer of a module, keyed by `KeySetId`. The source keeps its working state in memory and never reads
  * a store on the per-request path: it saves after a good fetch (or a 304), loads once when the
  * warm-up found no set, and takes changes a store pushes through `watch`.
  */
 export interface KeySetStore {
   /** The last saved state, or null when there is none usable (a store logs why itself). */
-  load(): Promise<KeySetState | null>;
+  load(id: KeySetId): Promise<KeySetState | null>;
   /**
    * Keeps `state`. Calls arrive one after another, newest last. A rejection is logged by the
    * source and never fatal.
    */
-  save(state: KeySetState): Promise<void>;
+  save(id: KeySetId, state: KeySetState): Promise<void>;
   /**
    * Changes saved by someone else (another process of a fleet): `onChange` receives each, and the
    * source applies it as its own state. Returns the unsubscribe function. Optional: a store that
    * only this process writes has nothing to push.
    */
-  watch?(onChange: (state: KeySetState) => void): () => void;
+  watch?(id: KeySetId, onChange: (state: KeySetState) => void): () => void;
+  /** The issuer was removed (`removeIssuer`): a store may drop what it holds for this key set. Optional. */
+  delete?(id: KeySetId): void | Promise<void>;
   /**
    * For fleet mode (not used yet): take the fetch lease for `ttlMs`, or null when another process
    * holds it. The source will then fetch only while it holds the lease, and otherwise wait for the
    * pushed result.
    */
-  lease?(ttlMs: number): Promise<KeySetLease | null>;
+  lease?(id: KeySetId, ttlMs: number): Promise<KeySetLease | null>;
 }

@@ -21,6 +21,10 @@ export interface JwtClaims {
 export interface ClaimsPolicy {
   issuer: string;
   audience: readonly string[];
+  /** The claim holding the audience: `aud`, or Cognito access tokens' `client_id`. */
+  audienceClaim: 'aud' | 'client_id';
+  /** Claims that must equal these strings (Cognito's `token_use`), as pairs for a plain loop. */
+  requiredClaimValues: ReadonlyArray<readonly [claim: string, value: string]>;
   clockToleranceSec: number;
   /** Refuse tokens whose `iat` is older than this; null for no limit. */
   maxTokenAgeSec: number | null;
@@ -60,10 +64,17 @@ export function validateClaims(payload: Record<string, unknown>, policy: ClaimsP
 
   // Mismatch messages name the configured values (what the operator can check), never the token's.
   if (payload.iss !== policy.issuer) throw new IssuerMismatchError(`token issuer is not the configured ${JSON.stringify(policy.issuer)}`);
-  const aud = payload.aud;
-  const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+  const aud = payload[policy.audienceClaim];
+  // `client_id` names one client: only `aud` may be an array (RFC 7519 §4.1.3).
+  const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) && policy.audienceClaim === 'aud' ? aud : [];
   if (!audiences.some((a) => typeof a === 'string' && policy.audience.includes(a))) {
-    throw new AudienceMismatchError(`token audience contains none of the configured ${policy.audience.map((a) => JSON.stringify(a)).join(', ')}`);
+    const what = policy.audienceClaim === 'aud' ? 'token audience contains' : 'token client_id is';
+    throw new AudienceMismatchError(`${what} none of the configured ${policy.audience.map((a) => JSON.stringify(a)).join(', ')}`);
+  }
+  for (const [claim, value] of policy.requiredClaimValues) {
+    if (!Object.prototype.hasOwnProperty.call(payload, claim) || payload[claim] !== value) {
+      throw new ClaimInvalidError(`claim ${JSON.stringify(claim)} must be ${JSON.stringify(value)}`);
+    }
   }
   for (const claim of policy.requiredClaims) {
     // Own members only: `constructor` or `toString` must not be satisfied by Object.prototype.

@@ -1,8 +1,11 @@
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
-import { JwksAuthError, TokenMalformedError, TokenTypeError } from '../errors/jwks.errors.js';
+import { AlgorithmNotAllowedError, IssuerMismatchError, JwksAuthError, TokenMalformedError, TokenTypeError } from '../errors/jwks.errors.js';
 import type { Clock } from '../cache/clock.js';
-import { validateClaims, type ClaimsPolicy, type JwtClaims } from './claims.validator.js';
+import { validateClaims, type JwtClaims } from './claims.validator.js';
+import { issuerRoute, normalizeTyp, StaticIssuerRouter, type IssuerRoute, type IssuerRouter, type KeyResolver } from './issuer.route.js';
 import type { VerificationKey } from './jwk-set.parser.js';
+
+export type { IssuerRouter, KeyResolver } from './issuer.route.js';
 import { verifySignature } from './signature.verifier.js';
 import { decodeClaims, parseJws, type ParsedHeader, type ParsedJws } from './token.parser.js';
 import { VerifiedTokenCache } from './verified-token.cache.js';
@@ -13,26 +16,10 @@ import { VerifiedTokenCache } from './verified-token.cache.js';
  */
 const KNOWN_HEADERS_MAX = 32;
 
-/** Where the verifier gets candidate keys: the cache service, which may refetch on a miss. */
-export interface KeyResolver {
-  /** Candidates without any I/O when the held set can answer, else undefined. */
-  peekKeys(kid: string | undefined, alg: string): readonly VerificationKey[] | undefined;
-  /** Candidates, refetching the set on an unknown kid when the policy allows. */
-  resolveKeys(kid: string | undefined, alg: string): Promise<readonly VerificationKey[]>;
-  /** Whether a key is still part of the current, usable set. */
-  isKeyCurrent(key: VerificationKey): boolean;
-}
-
 /** A verified token: its claims and the key that verified it. */
 export interface VerifiedToken {
   claims: JwtClaims;
   key: VerificationKey;
-}
-
-/** `typ` compares case-insensitively and without an `application/` prefix (RFC 7515 §4.1.9). */
-function normalizeTyp(typ: string): string {
-  const lower = typ.toLowerCase();
-  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
 }
 
 /**
@@ -45,31 +32,23 @@ function normalizeTyp(typ: string): string {
  * no microtask on the request path.
  */
 export class JwtVerifier {
-  private readonly allowed: ReadonlySet<string>;
-  private readonly claimsPolicy: ClaimsPolicy;
-  private readonly typ: string | null;
+  private readonly router: IssuerRouter;
   private readonly refusals = new Map<string, number>();
   private readonly tokenCache: VerifiedTokenCache | null;
-  private readonly isKeyCurrent: (key: VerificationKey) => boolean;
   private readonly knownHeaders = new Map<string, ParsedHeader>();
 
+  /**
+   * @param keys the issuers (`JwksCacheService`'s registry routes by `iss`), or the key set of the
+   *   options' single issuer
+   */
   constructor(
     private readonly options: ResolvedJwksOptions,
-    private readonly keys: KeyResolver,
+    keys: IssuerRouter | KeyResolver,
     private readonly clock: Pick<Clock, 'now'>,
   ) {
-    this.allowed = new Set(options.algorithms);
-    this.typ = options.typ === null ? null : normalizeTyp(options.typ);
-    this.claimsPolicy = {
-      issuer: options.issuer,
-      audience: options.audience,
-      clockToleranceSec: options.clockToleranceSec,
-      maxTokenAgeSec: options.maxTokenAgeSec,
-      requiredClaims: options.requiredClaims,
-    };
+    this.router = 'route' in keys ? keys : new StaticIssuerRouter(options.issuers.slice(0, 1).map((issuer) => issuerRoute(issuer, keys)));
     const cacheOptions = options.verifiedTokenCache;
     this.tokenCache = cacheOptions === null ? null : new VerifiedTokenCache(cacheOptions);
-    this.isKeyCurrent = (key) => keys.isKeyCurrent(key);
   }
 
   /**
@@ -95,24 +74,33 @@ export class JwtVerifier {
       if (typeof token !== 'string') throw new TokenMalformedError('token is not a string');
       const now = this.clock.now();
       if (this.tokenCache !== null) {
-        const hit = this.tokenCache.get(token, now, this.isKeyCurrent);
+        const hit = this.tokenCache.get(token, now);
         // A cached token is re-checked against the clock: `exp` bounds the entry, `nbf` had passed.
         if (hit !== undefined) return hit;
       }
-      const jws = parseJws(token, this.options.maxTokenBytes, this.allowed, this.knownHeaders);
-      if (this.typ !== null && (typeof jws.header.typ !== 'string' || normalizeTyp(jws.header.typ) !== this.typ)) {
+      const router = this.router;
+      const jws = parseJws(token, this.options.maxTokenBytes, router.algorithms, this.knownHeaders);
+      const payload = decodeClaims(jws);
+      // The token's `iss` selects the issuer, before anything is fetched: an unknown one is refused
+      // here, with no fetch and no state, however many arrive. Keys never cross issuers.
+      const route = router.route(payload.iss);
+      if (route === undefined) throw new IssuerMismatchError(`token issuer is not ${router.describe()}`);
+      if (route.algorithms !== router.algorithms && !route.algorithms.has(jws.alg)) {
+        throw new AlgorithmNotAllowedError(`algorithm ${JSON.stringify(jws.alg)} is not accepted for this issuer`);
+      }
+      if (route.typ !== null && (typeof jws.header.typ !== 'string' || normalizeTyp(jws.header.typ) !== route.typ)) {
         throw new TokenTypeError('token typ is not the required type');
       }
-      const claims = validateClaims(decodeClaims(jws), this.claimsPolicy, now);
-      const held = this.keys.peekKeys(jws.kid, jws.alg);
-      if (held !== undefined) return this.finish(token, jws, claims, held, now);
-      return this.keys
+      const claims = validateClaims(payload, route.claims, now);
+      const held = route.keys.peekKeys(jws.kid, jws.alg);
+      if (held !== undefined) return this.finish(token, jws, claims, held, now, route);
+      return route.keys
         .resolveKeys(jws.kid, jws.alg)
         .then((keys) => {
           // The fetch took time (up to fetch.timeoutMs): the token may have expired meanwhile.
           const later = this.clock.now();
-          validateClaims(claims, this.claimsPolicy, later);
-          return this.finish(token, jws, claims, keys, later);
+          validateClaims(claims, route.claims, later);
+          return this.finish(token, jws, claims, keys, later, route);
         })
         .catch((err: unknown) => {
           this.count(err);
@@ -138,16 +126,17 @@ export class JwtVerifier {
     return Object.fromEntries(this.refusals);
   }
 
-  private finish(token: string, jws: ParsedJws, claims: JwtClaims, candidates: readonly VerificationKey[], now: number): VerifiedToken {
+  private finish(token: string, jws: ParsedJws, claims: JwtClaims, candidates: readonly VerificationKey[], now: number, route: IssuerRoute): VerifiedToken {
     const key = verifySignature(jws, candidates);
     if (!this.knownHeaders.has(jws.headerSegment)) {
       if (this.knownHeaders.size >= KNOWN_HEADERS_MAX) this.knownHeaders.delete(this.knownHeaders.keys().next().value as string);
       this.knownHeaders.set(jws.headerSegment, { alg: jws.alg, kid: jws.kid, header: jws.header });
     }
     if (this.tokenCache !== null) {
-      const maxAge = this.claimsPolicy.maxTokenAgeSec;
+      const maxAge = route.claims.maxTokenAgeSec;
       const validUntil = Math.min(claims.exp * 1000, maxAge === null ? Infinity : ((claims.iat as number) + maxAge) * 1000);
-      this.tokenCache.set(token, claims, jws.payloadSegment.length, key, now, validUntil);
+      // The entry keeps its issuer's key set: a hit is re-checked against that set (rotated, revoked, removed).
+      this.tokenCache.set(token, claims, jws.payloadSegment.length, key, route.keys, now, validUntil);
     }
     return { claims, key };
   }

@@ -3,9 +3,16 @@ import * as nodeCrypto from 'node:crypto';
 import type { JwtClaims } from './claims.validator.js';
 import type { VerificationKey } from './jwk-set.parser.js';
 
+/** The key set a cached token's key belongs to. */
+export interface KeyOwner {
+  isKeyCurrent(key: VerificationKey): boolean;
+}
+
 interface Entry {
   readonly claims: JwtClaims;
   readonly key: VerificationKey;
+  /** The key set the key came from: asked on every hit whether the key still verifies. */
+  readonly keys: KeyOwner;
   readonly expiresAt: number;
   /** Estimated heap bytes of the entry (claims, key string, map slot). */
   readonly bytes: number;
@@ -99,18 +106,18 @@ export class VerifiedTokenCache {
     return this.totalBytes;
   }
 
-  get(token: string, now: number, isCurrent: (key: VerificationKey) => boolean): Entry | undefined {
-    const entry = this.entries.size === 0 ? undefined : this.lookup(digest(token), now, isCurrent);
+  get(token: string, now: number): Entry | undefined {
+    const entry = this.entries.size === 0 ? undefined : this.lookup(digest(token), now);
     if (entry === undefined) this.misses++;
     else this.hits++;
     return entry;
   }
 
-  private lookup(id: string, now: number, isCurrent: (key: VerificationKey) => boolean): Entry | undefined {
+  private lookup(id: string, now: number): Entry | undefined {
     const entry = this.entries.get(id);
     if (entry === undefined) return undefined;
     this.entries.delete(id);
-    if (now >= entry.expiresAt || !isCurrent(entry.key)) {
+    if (now >= entry.expiresAt || !entry.keys.isKeyCurrent(entry.key)) {
       this.totalBytes -= entry.bytes;
       return undefined;
     }
@@ -122,7 +129,7 @@ export class VerifiedTokenCache {
    * @param payloadChars length of the claims' base64url segment (bounds their JSON text)
    * @param validUntil when the claims stop being acceptable (ms): `exp`, or sooner with a max token age
    */
-  set(token: string, claims: JwtClaims, payloadChars: number, key: VerificationKey, now: number, validUntil: number): void {
+  set(token: string, claims: JwtClaims, payloadChars: number, key: VerificationKey, keys: KeyOwner, now: number, validUntil: number): void {
     const bytes = COST.entry + COST.textChar * Math.ceil((payloadChars * 3) / 4) + freezeAndMeasure(claims);
     const expiresAt = Math.min(validUntil, now + this.limits.ttlMs);
     if (expiresAt <= now || bytes > this.limits.maxEntryBytes || bytes > this.limits.maxBytes) return;
@@ -137,7 +144,7 @@ export class VerifiedTokenCache {
       this.entries.delete(oldestId);
       this.totalBytes -= oldest.bytes;
     }
-    this.entries.set(id, { claims, key, expiresAt, bytes });
+    this.entries.set(id, { claims, key, keys, expiresAt, bytes });
     this.totalBytes += bytes;
   }
 

@@ -179,7 +179,7 @@ describe('per-process counters', () => {
     f.fail = new JwksFetchError('down', 'status', 500);
     await svc.refresh();
     expect(svc.getState()).toMatchObject({ fetchCount: 2, notModifiedCount: 0, consecutiveFailures: 1 });
-    const shared = svc.source.keySetState();
+    const shared = svc.source().keySetState();
     expect(Object.keys(shared)).not.toContain('fetchCount');
     expect(Object.keys(shared)).not.toContain('notModifiedCount');
   });

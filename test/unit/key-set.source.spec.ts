@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { KeySetSource, type KeySetLog } from '../../lib/cache/key-set.source';
 import type { KeySetState } from '../../lib/cache/key-set.state';
-import type { KeySetStore } from '../../lib/store/key-set.store';
+import type { KeySetId, KeySetStore } from '../../lib/store/key-set.store';
 import { loggingListener, type JwksAuthEvent } from '../../lib/events/jwks-auth.events';
 import { resolveJwksOptions } from '../../lib/options/options.validator';
 import { JwksFetchError } from '../../lib/errors/jwks.errors';
@@ -31,10 +31,10 @@ function fakeStore(loaded: KeySetState | null = null) {
       store.loads++;
       return loaded;
     },
-    save: async (s: KeySetState) => {
+    save: async (_id: KeySetId, s: KeySetState) => {
       store.saves.push(s);
     },
-    watch: (fn: (s: KeySetState) => void) => {
+    watch: (_id: KeySetId, fn: (s: KeySetState) => void) => {
       store.listeners.push(fn);
       return () => (store.listeners = store.listeners.filter((l) => l !== fn));
     },

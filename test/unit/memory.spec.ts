@@ -21,7 +21,7 @@ describe('bounded memory', () => {
     };
     const cache = new JwksCacheService(options, clock, fetcher);
     await cache.onApplicationBootstrap();
-    const verifier = new JwtVerifier(options, cache, clock);
+    const verifier = new JwtVerifier(options, cache.registry, clock);
     const payload = b64({ iss: issuer.issuer, aud: issuer.audience, exp: Math.floor(clock.now() / 1000) + 3600 });
     const signature = Buffer.alloc(256, 3).toString('base64url');
     const prefix = randomUUID().slice(0, 8);

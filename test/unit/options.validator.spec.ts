@@ -99,7 +99,7 @@ describe('resolveJwksOptions', () => {
     ['http://[::1]:3000/jwks'],
     ['https://idp.example.com/jwks'],
   ])('accepts jwksUri %s', (jwksUri) => {
-    expect(resolveJwksOptions({ ...base, jwksUri }).jwksUri).toBe(jwksUri);
+    expect(resolveJwksOptions({ ...base, jwksUri }).issuers[0].jwksUri).toBe(jwksUri);
   });
 
   it.each([
@@ -108,7 +108,9 @@ describe('resolveJwksOptions', () => {
     [{ jwksUri: 'ftp://idp.example.com/jwks' }, /https/],
     [{ jwksUri: 'https://user:pw@idp.example.com/jwks' }, /credentials/],
     [{ jwksUri: 'not a url' }, /not a valid URL/],
-    [{ jwksUri: undefined }, /jwksUri is required/],
+    // Without jwksUri, the issuer is where discovery starts: it must then be a URL we may fetch.
+    [{ jwksUri: undefined, issuer: 'my-tenant' }, /issuer \(no jwksUri given, so it is used for OIDC discovery\) is not a valid URL/],
+    [{ jwksUri: undefined, issuer: 'http://idp.example.com/' }, /issuer \(no jwksUri given.*must use https/],
     [{ issuer: undefined }, /issuer is required/],
     [{ audience: [] }, /audience is required/],
     [{ audience: ['ok', 3] }, /audience is required/],

@@ -32,7 +32,7 @@ describe('JwtVerifier properties (fast-check)', () => {
     };
     const cache = new JwksCacheService(options, clock, fetcher);
     await cache.onApplicationBootstrap();
-    verifier = new JwtVerifier(options, cache, clock);
+    verifier = new JwtVerifier(options, cache.registry, clock);
   });
   afterAll(async () => {
     await issuer.close();

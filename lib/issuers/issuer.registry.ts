@@ -1,0 +1,142 @@
+import { JwksArgumentError } from '../errors/jwks.errors.js';
+import type { JwksAuthEventListener } from '../events/jwks-auth.events.js';
+import type { DiscoveryFetcher } from '../fetch/discovery.fetcher.js';
+import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
+import type { ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import type { KeySetStore } from '../store/key-set.store.js';
+import type { Clock } from '../cache/clock.js';
+import { KeySetSource } from '../cache/key-set.source.js';
+import { describeIssuers, issuerRoute, type IssuerRoute, type IssuerRouter } from '../verify/issuer.route.js';
+
+/** What every issuer's key set is built from (the module's providers). */
+export interface IssuerRegistryDeps {
+  options: ResolvedJwksOptions;
+  clock: Clock;
+  fetcher: JwksFetcher;
+  discover: DiscoveryFetcher;
+  store: KeySetStore;
+  listeners: readonly JwksAuthEventListener[];
+}
+
+interface Entry {
+  readonly source: KeySetSource;
+  readonly route: IssuerRoute;
+}
+
+/**
+ * Issuer → key set, in plain TypeScript: one `KeySetSource` per issuer (its own cache, cooldown,
+ * backoff and health), and the router the verifier asks for a token's `iss`. Issuers are keyed by
+ * their exact `iss`; each key set by issuer and JWKS URI, so a `kid` two tenants both publish
+ * never lets one tenant's key verify the other's token. Bounded by `maxIssuers`.
+ */
+export class IssuerRegistry implements IssuerRouter {
+  private readonly entries = new Map<string, Entry>();
+  private union: ReadonlySet<string> = new Set();
+  /** Closing sources of removed issuers, so shutdown waits for them too. */
+  private readonly closing = new Set<Promise<void>>();
+
+  constructor(private readonly deps: IssuerRegistryDeps) {
+    for (const issuer of deps.options.issuers) this.add(issuer);
+  }
+
+  /** Every algorithm some issuer accepts. */
+  get algorithms(): ReadonlySet<string> {
+    return this.union;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The per-request lookup: one `Map.get` on the token's `iss`. */
+  route(iss: unknown): IssuerRoute | undefined {
+    return typeof iss === 'string' ? this.entries.get(iss)?.route : undefined;
+  }
+
+  describe(): string {
+    return describeIssuers([...this.entries.keys()]);
+  }
+
+  issuers(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  has(issuer: string): boolean {
+    return this.entries.has(issuer);
+  }
+
+  /**
+   * The key set of `issuer`; without one, the only issuer's.
+   * @throws JwksArgumentError for an issuer that is not configured, or none given while several are
+   */
+  source(issuer?: string): KeySetSource {
+    if (issuer === undefined) {
+      if (this.entries.size === 1) return this.entries.values().next().value!.source;
+      throw new JwksArgumentError(
+        this.entries.size === 0
+          ? 'no issuer is configured'
+          : `${this.entries.size} issuers are configured: name one (e.g. getState('${[...this.entries.keys()][0]}'))`,
+      );
+    }
+    const entry = typeof issuer === 'string' ? this.entries.get(issuer) : undefined;
+    if (entry === undefined) throw new JwksArgumentError(`${describeValue(issuer)} is not a configured issuer`);
+    return entry.source;
+  }
+
+  sources(): KeySetSource[] {
+    return [...this.entries.values()].map((e) => e.source);
+  }
+
+  /**
+   * Adds an issuer (validated already) with a new, not yet started key set.
+   * @throws JwksArgumentError when it is already configured or `maxIssuers` is reached
+   */
+  add(issuer: ResolvedIssuerOptions): KeySetSource {
+    if (this.entries.has(issuer.issuer)) throw new JwksArgumentError(`issuer ${JSON.stringify(issuer.issuer)} is already configured`);
+    const max = this.deps.options.maxIssuers;
+    if (this.entries.size >= max) throw new JwksArgumentError(`at most ${max} issuers (maxIssuers); remove one first or raise maxIssuers`);
+    const { options, clock, fetcher, discover, store, listeners } = this.deps;
+    const source = new KeySetSource({ options, issuer, clock, fetcher, discover, store, listeners });
+    this.entries.set(issuer.issuer, { source, route: issuerRoute(issuer, source) });
+    this.refreshUnion();
+    return source;
+  }
+
+  /**
+   * Removes an issuer: its tokens are refused at once (also from the verified-token cache), its
+   * timer stops and a fetch in flight is cancelled. Resolves false when it was not configured.
+   */
+  async remove(issuer: string): Promise<boolean> {
+    const entry = typeof issuer === 'string' ? this.entries.get(issuer) : undefined;
+    if (entry === undefined) return false;
+    this.entries.delete(issuer);
+    this.refreshUnion();
+    const closed = entry.source.close().then(() => this.deps.store.delete?.(entry.source.id));
+    this.closing.add(closed);
+    try {
+      await closed;
+    } finally {
+      this.closing.delete(closed);
+    }
+    return true;
+  }
+
+  /** Warms every key set at once; startup waits at most `warmupTimeoutMs` for all of them together. */
+  async start(): Promise<void> {
+    await Promise.all(this.sources().map((s) => s.start()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.sources().map((s) => s.close()), ...this.closing]);
+  }
+
+  private refreshUnion(): void {
+    this.union = new Set([...this.entries.values()].flatMap((e) => [...e.route.algorithms]));
+    // One issuer (the usual case): its own set is the union, so the verifier skips a second check.
+    if (this.entries.size === 1) this.union = this.entries.values().next().value!.route.algorithms;
+  }
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value) : typeof value;
+}
