@@ -82,6 +82,11 @@ export const JWKS_DEFAULTS = {
    * media type fits, and a hostile header cannot fill the log.
    */
   maxLoggedContentTypeChars: 64,
+  /**
+   * Longest value from a discovery document (its `issuer`, a refused `jwks_uri`) quoted in an error,
+   * sanitised to printable ASCII: real issuers and URLs fit, and a hostile document cannot fill the log.
+   */
+  maxLoggedDocumentValueChars: 100,
   /** Most keys we keep from one set; IdPs publish 2 to 10. */
   maxKeys: 100,
   /** Tokens above this size are refused before any decoding: access tokens are well under 4 KiB. */

@@ -13,11 +13,11 @@ interface TestKey {
   published: boolean;
 }
 
-/** What the JWKS endpoint should do instead of answering normally. */
+/** What the JWKS endpoint (or, through `setDiscoveryFault`, a discovery document) should do instead of answering normally. */
 export interface TestIssuerFault {
   /** HTTP status to answer with (default 200). */
   status?: number;
-  /** Body to send instead of the key set (string or JSON value). */
+  /** Body to send instead of the key set or document (string or JSON value). */
   body?: unknown;
   /** Extra response headers. */
   headers?: Record<string, string>;
@@ -45,6 +45,19 @@ export interface TestIssuerOptions {
   etag?: boolean;
   /** Headers added to every JWKS response (e.g. Cache-Control). */
   headers?: Record<string, string>;
+  /**
+   * The issuer has a path, as a Keycloak realm does (`'/realms/a'`): `issuer` is then the base URL
+   * and this path, without a trailing slash; the documents and the JWKS move under it (the RFC 8414
+   * document at `/.well-known/oauth-authorization-server{path}`). Default: no path, `issuer` is the
+   * base URL with a trailing slash.
+   */
+  path?: string;
+  /**
+   * Which discovery documents are served: the OpenID Connect one
+   * (`{issuer}/.well-known/openid-configuration`), the RFC 8414 one, both or none; the others
+   * answer 404. Default 'oidc'.
+   */
+  discovery?: 'oidc' | 'rfc8414' | 'both' | 'none';
 }
 
 export interface SignOptions {
@@ -75,6 +88,8 @@ export class TestIssuer {
   readonly audience: string;
   /** Number of requests the JWKS endpoint received. */
   requestCount = 0;
+  /** Number of requests to either discovery document location, served or not. */
+  discoveryRequestCount = 0;
   /** Number of 304 answers sent. */
   notModifiedCount = 0;
   /** Body bytes written by streamed (hostile) responses: shows how much a client read before giving up. */
@@ -83,6 +98,10 @@ export class TestIssuer {
   private currentKid = '';
   private fault: TestIssuerFault | null = null;
   private faultQueue: TestIssuerFault[] = [];
+  private discoveryFault: TestIssuerFault | null = null;
+  private discoveryFaultQueue: TestIssuerFault[] = [];
+  /** The issuer's path without a trailing slash; '' when it has none. */
+  private readonly path: string;
   private readonly server: Server;
   private baseUrl = '';
   private issuerOverride: string | undefined;
@@ -90,6 +109,8 @@ export class TestIssuer {
   private constructor(private readonly options: TestIssuerOptions) {
     this.audience = options.audience ?? 'https://api.example.test';
     this.issuerOverride = options.issuer;
+    const path = (options.path ?? '').replace(/\/+$/, '');
+    this.path = path === '' || path.startsWith('/') ? path : `/${path}`;
     this.server = createServer((req, res) => this.handle(req, res));
   }
 
@@ -103,11 +124,25 @@ export class TestIssuer {
   }
 
   get issuer(): string {
-    return this.issuerOverride ?? `${this.baseUrl}/`;
+    return this.issuerOverride ?? (this.path ? `${this.baseUrl}${this.path}` : `${this.baseUrl}/`);
   }
 
   get jwksUri(): string {
-    return `${this.baseUrl}/.well-known/jwks.json`;
+    return `${this.baseUrl}${this.path}/.well-known/jwks.json`;
+  }
+
+  /**
+   * The discovery document as served by default: the members OpenID Connect Discovery requires
+   * that this issuer has (no authorization or token endpoint), with the algorithms of its keys.
+   */
+  discoveryDocument(): Record<string, unknown> {
+    return {
+      issuer: this.issuer,
+      jwks_uri: this.jwksUri,
+      response_types_supported: ['code'],
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: [...new Set([...this.keys.values()].filter((k) => k.published).map((k) => k.alg))],
+    };
   }
 
   /** The kid new tokens are signed with. */
@@ -209,9 +244,24 @@ export class TestIssuer {
     this.faultQueue = [];
   }
 
+  /**
+   * Answer every following request for a served discovery document this way (an unserved one
+   * still answers 404); `null` clears it and the queue. JWKS faults are separate.
+   */
+  setDiscoveryFault(fault: TestIssuerFault | null): void {
+    this.discoveryFault = fault;
+    if (fault === null) this.discoveryFaultQueue = [];
+  }
+
+  /** Answer the next discovery document requests with these, one each, then normally (or the standing fault) again. */
+  queueDiscoveryFaults(...faults: TestIssuerFault[]): void {
+    this.discoveryFaultQueue.push(...faults);
+  }
+
   resetCounts(): void {
     this.requestCount = 0;
     this.notModifiedCount = 0;
+    this.discoveryRequestCount = 0;
   }
 
   async close(): Promise<void> {
@@ -260,20 +310,47 @@ export class TestIssuer {
     await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
   }
 
+  /** Which discovery document a request path asks for, if any. */
+  private discoveryDocumentAt(path: string): 'oidc' | 'rfc8414' | null {
+    if (path === `${this.path}/.well-known/openid-configuration`) return 'oidc';
+    if (path === `/.well-known/oauth-authorization-server${this.path}`) return 'rfc8414';
+    return null;
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/.well-known/openid-configuration') {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ issuer: this.issuer, jwks_uri: this.jwksUri }));
+    const document = this.discoveryDocumentAt(path);
+    if (document) {
+      this.discoveryRequestCount++;
+      const served = this.options.discovery ?? 'oidc';
+      if (served !== 'both' && served !== document) {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
+      const fault = this.discoveryFaultQueue.shift() ?? this.discoveryFault;
+      this.answer(req, res, fault, () => JSON.stringify(this.discoveryDocument()), {}, false);
       return;
     }
-    if (path !== '/.well-known/jwks.json') {
+    if (path !== `${this.path}/.well-known/jwks.json`) {
       res.statusCode = 404;
       res.end();
       return;
     }
     this.requestCount++;
     const fault = this.faultQueue.shift() ?? this.fault;
+    this.answer(req, res, fault, () => JSON.stringify(this.jwks()), this.options.headers, this.options.etag !== false);
+  }
+
+  /** Answers normally with `body()` (built when the answer is sent), or as the fault says. */
+  private answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    fault: TestIssuerFault | null,
+    body: () => string,
+    extraHeaders: Record<string, string> | undefined,
+    etag: boolean,
+  ): void {
     const respond = () => {
       if (fault?.reset) {
         req.socket.destroy();
@@ -283,13 +360,13 @@ export class TestIssuer {
         this.stream(res, fault);
         return;
       }
-      const body = fault?.body === undefined ? JSON.stringify(this.jwks()) : typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body);
-      const headers: Record<string, string> = { 'content-type': 'application/json', ...this.options.headers, ...fault?.headers };
+      const text = fault?.body === undefined ? body() : typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body);
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...extraHeaders, ...fault?.headers };
       const status = fault?.status ?? 200;
-      if (status === 200 && this.options.etag !== false) {
-        const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`;
-        headers.etag = etag;
-        if (req.headers['if-none-match'] === etag) {
+      if (status === 200 && etag) {
+        const tag = `"${createHash('sha256').update(text).digest('base64url').slice(0, 16)}"`;
+        headers.etag = tag;
+        if (req.headers['if-none-match'] === tag) {
           this.notModifiedCount++;
           res.writeHead(304, headers);
           res.end();
@@ -297,7 +374,7 @@ export class TestIssuer {
         }
       }
       res.writeHead(status, headers);
-      res.end(body);
+      res.end(text);
     };
     if (fault?.delayMs) {
       const timer = setTimeout(respond, fault.delayMs);

@@ -24,6 +24,19 @@ describe('shutting down while the IdP hangs', () => {
     expect((err as JwksFetchError).message).toMatch(/shutting down/);
   });
 
+  it('the HTTP fetcher also ends a body still arriving when its signal aborts, saying cancelled, not timed out', async () => {
+    issuer.setFault({ trickle: true, trickleMs: 20 });
+    const abort = new AbortController();
+    const request: JwksFetchRequest = { uri: issuer.jwksUri, etag: null, timeoutMs: 60_000, maxResponseBytes: 1024 * 1024, now: Date.now(), signal: abort.signal };
+    const pending = httpJwksFetcher(request).catch((e: unknown) => e);
+    while (issuer.streamedBytes < 2) await new Promise((r) => setTimeout(r, 5));
+    abort.abort();
+    const err = await pending;
+    expect(err).toBeInstanceOf(JwksFetchError);
+    expect(err).toMatchObject({ kind: 'network' });
+    expect((err as JwksFetchError).message).toMatch(/JWKS body cancelled: the key set is shutting down/);
+  });
+
   it('close() cancels the warm-up fetch still in flight, and logs no failure for it', async () => {
     const options = resolveJwksOptions({ issuer: issuer.issuer, jwksUri: issuer.jwksUri, audience: issuer.audience, warmupTimeoutMs: 100, fetch: { timeoutMs: 60_000 } });
     const clock = new FakeClock();
