@@ -17,11 +17,10 @@ import { HealthController } from './health.controller';
     JwksAuthModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService) => {
-        const issuer = config.getOrThrow<string>('JWKS_ISSUER');
         return {
-          issuer,
-          // Auth0, Okta and most OIDC issuers publish their keys here.
-          jwksUri: config.get<string>('JWKS_URI') ?? new URL('.well-known/jwks.json', issuer.endsWith('/') ? issuer : `${issuer}/`).toString(),
+          issuer: config.getOrThrow<string>('JWKS_ISSUER'),
+          // Without JWKS_URI, the issuer's OIDC discovery document says where its keys are.
+          jwksUri: config.get<string>('JWKS_URI'),
           audience: config.getOrThrow<string>('JWKS_AUDIENCE').split(','),
           algorithms: config.get<string>('JWKS_ALGORITHMS')?.split(','),
         };

@@ -12,7 +12,7 @@ export async function startDevIssuer(): Promise<TestIssuer> {
   // commands) leaves the admin able to restore it.
   issuer.addKey({ kid: ADMIN_KID });
   process.env.JWKS_ISSUER = issuer.issuer;
-  process.env.JWKS_URI = issuer.jwksUri;
+  // No JWKS_URI: the module reads the dev issuer's discovery document, as it would a real IdP's.
   process.env.JWKS_AUDIENCE = issuer.audience;
   return issuer;
 }
@@ -24,7 +24,7 @@ export function printTryIt(issuer: TestIssuer, baseUrl: string): void {
   const lines = [
     '',
     `Embedded dev issuer: ${issuer.issuer} (JWKS ${issuer.jwksUri})`,
-    'Set JWKS_ISSUER, JWKS_AUDIENCE (and JWKS_URI if not <issuer>/.well-known/jwks.json) to use a real IdP.',
+    'Set JWKS_ISSUER and JWKS_AUDIENCE to use a real IdP (JWKS_URI only if it publishes no OIDC discovery document).',
     '',
     'Try it (tokens valid for 1 hour):',
     `  curl -i ${baseUrl}/profile -H "Authorization: Bearer ${user}"`,
