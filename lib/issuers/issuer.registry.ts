@@ -106,9 +106,10 @@ export class IssuerRegistry implements IssuerRouter {
    * Removes an issuer: its tokens are refused at once (also from the verified-token cache), its
    * timer stops and a fetch in flight is cancelled. Resolves false when it was not configured.
    */
-  async remove(issuer: string): Promise<boolean> {
+  async remove(issuer: string, only?: KeySetSource): Promise<boolean> {
     const entry = typeof issuer === 'string' ? this.entries.get(issuer) : undefined;
-    if (entry === undefined) return false;
+    // `only`: remove it if it is still this key set (not one re-added under the same issuer since).
+    if (entry === undefined || (only !== undefined && entry.source !== only)) return false;
     this.entries.delete(issuer);
     this.refreshUnion();
     const closed = entry.source.close().then(() => this.deps.store.delete?.(entry.source.id));

@@ -90,7 +90,7 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
     try {
       await source.start();
     } catch (err) {
-      await this.registry.remove(resolved.issuer);
+      await this.registry.remove(resolved.issuer, source);
       throw err;
     }
     return source.getState();
