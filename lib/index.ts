@@ -10,6 +10,19 @@ export type {
   ResolvedJwksOptions,
   VerifiedTokenCacheOptions,
 } from './interfaces/jwks-auth-options.interface.js';
+export {
+  auth0Issuer,
+  oktaIssuer,
+  entraIssuers,
+  keycloakIssuer,
+  cognitoIssuer,
+  type IssuerPresetOverrides,
+  type Auth0IssuerPreset,
+  type OktaIssuerPreset,
+  type EntraIssuersPreset,
+  type KeycloakIssuerPreset,
+  type CognitoIssuerPreset,
+} from './issuers/issuer.presets.js';
 export { JwksCacheService, kidFingerprint, type JwksCacheState, type JwksRefreshOptions } from './services/jwks-cache.service.js';
 export type { Clock, TimerHandle } from './cache/clock.js';
 export type { KeySetState, KeySetError } from './cache/key-set.state.js';
