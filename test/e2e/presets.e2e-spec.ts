@@ -1,23 +1,16 @@
 /**
- * WRITTEN AHEAD OF THE MULTI-ISSUER MODULE (issue "Issuers"): this spec uses the final API,
- * `JwksAuthModule.forRoot({ issuers: [...] })`, with per-issuer `audience`, `audienceClaim` and
- * `requiredClaimValues`. Until the module understands them, the apps below fail to boot (the
- * options validator asks for a top-level `issuer`), so every test here fails. The cast on
- * `forRoot` is the only concession to the old types; drop it once `issuers` is in them.
- *
  * What it shows: a token shaped as each identity provider issues it (claims as that IdP writes
  * them) verifies under the rules its preset builds, and a token that breaks one of those rules is
  * refused. The real hosts cannot be reached, so each issuer is a local TestIssuer that signs with
  * the preset's exact issuer string; only `jwksUri` is pointed at it.
  */
-import type { DynamicModule, INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { auth0Issuer, cognitoIssuer, entraIssuers, JwksAuthModule, keycloakIssuer, oktaIssuer, type JwksIssuerOptions } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
 import { bootApp } from '../fixtures/app';
 
-type IssuersForRoot = (options: { issuers: (JwksIssuerOptions | JwksIssuerOptions[])[]; strategyName?: string }) => DynamicModule;
-const forRoot = JwksAuthModule.forRoot.bind(JwksAuthModule) as unknown as IssuersForRoot;
+const forRoot = JwksAuthModule.forRoot.bind(JwksAuthModule);
 
 const TENANT_A = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const TENANT_B = 'fa15d692-e9c7-4460-a743-29f2956fd429';
