@@ -66,9 +66,20 @@ function fakeStore(loaded: KeySetState | null | (() => Promise<KeySetState | nul
   return store satisfies KeySetStore;
 }
 
+interface FakeIdp {
+  requests: JwksFetchRequest[];
+  keys: object[];
+  fail: Error | null;
+  notModified: boolean;
+  etag: string;
+  gate: Promise<void> | null;
+  readonly calls: number;
+  fetcher: JwksFetcher;
+}
+
 /** A fake IdP: answers from a mutable set, or fails, or answers 304, or hangs until released or aborted. */
-function fakeIdp() {
-  const idp = {
+function fakeIdp(): FakeIdp {
+  const idp: FakeIdp = {
     requests: [] as JwksFetchRequest[],
     keys: [K1] as object[],
     fail: null as Error | null,
