@@ -199,6 +199,9 @@ export class KeySetSource {
     this.unwatch ??= this.store.watch?.(this.id, (state) => this.applyStored(state)) ?? null;
     const flight = this.startFetch('warm-up');
     const finished = await this.within(flight.done, this.options.warmupTimeoutMs);
+    // Closed meanwhile (shutdown, or the issuer removed during addIssuer): the fetch was cancelled,
+    // not failed; no store read, no warm-up failure to report or throw.
+    if (this.closed) return;
     if (this.state.jwks === null) await this.restoreFromStore();
     if (this.state.jwks !== null) return;
     const last = this.state.lastError;
@@ -484,11 +487,11 @@ export class KeySetSource {
       });
       const now = this.clock.now();
       if (result.kind === 'not-modified') {
-        // A 304 with no set held changes nothing (see onNotModified), so it is not counted either.
-        if (this.state.jwks !== null) {
-          this.fetchCount++;
-          this.notModifiedCount++;
-        }
+        // Only a held set can be "not modified". A custom fetcher's 304 with none held is a failed
+        // fetch (backoff applies): taken as "nothing changed", it left the timer at "now", a refetch loop.
+        if (this.state.jwks === null) throw new JwksFetchError('JWKS fetcher answered "not modified" while no key set is held', 'status', 304);
+        this.fetchCount++;
+        this.notModifiedCount++;
         this.commit(onNotModified(this.state, now, this.policy, result, ctx()));
         this.emit({ type: 'fetch-finished', jwksUri: this.uri, trigger: reason, outcome: 'not-modified', status: 304, durationMs: now - startedAt });
         return;

@@ -344,11 +344,12 @@ function algorithmsOption(problems: string[], name: string, algorithms: unknown)
     return null;
   }
   const before = problems.length;
+  // Named by option (`issuers[2].algorithms: ...`): with several issuers, the message must say whose list it is.
   for (const alg of algorithms) {
     if (typeof alg === 'string' && /^(HS\d+|none)$/i.test(alg)) {
-      problems.push(`algorithm "${alg}" is refused: symmetric and unsigned tokens cannot be verified with a public key set`);
+      problems.push(`${name}: algorithm "${alg}" is refused: symmetric and unsigned tokens cannot be verified with a public key set`);
     } else if (!(SUPPORTED_ALGORITHMS as readonly unknown[]).includes(alg)) {
-      problems.push(`algorithm ${describeValue(alg)} is not supported; use ${SUPPORTED_ALGORITHMS.join(', ')}`);
+      problems.push(`${name}: algorithm ${describeValue(alg)} is not supported; use ${SUPPORTED_ALGORITHMS.join(', ')}`);
     }
   }
   return problems.length === before ? Object.freeze([...(algorithms as string[])]) : null;
@@ -382,15 +383,19 @@ function typOption(problems: string[], name: string, value: unknown): string | n
 
 const HOST = /^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i;
 
-/** One issuer's options (`where` prefixes the messages, e.g. `issuers[2].`), or null after a problem. */
-function resolveIssuer(problems: string[], where: string, raw: unknown, shared: SharedIssuerDefaults, checkNames: boolean): ResolvedIssuerOptions | null {
+/**
+ * One issuer's options (`where` prefixes the messages, e.g. `issuers[2].`), or null after a problem.
+ * `entry`: an `issuers[]` entry or an `addIssuer()` argument, not the flat one-issuer form.
+ */
+function resolveIssuer(problems: string[], where: string, raw: unknown, shared: SharedIssuerDefaults, entry: boolean): ResolvedIssuerOptions | null {
   if (!isPlainObject(raw)) {
-    problems.push(`${where || 'issuers[]'} must be an object such as { issuer, audience }, got ${describeValue(raw)}`);
+    // `where` ends with the dot that joins it to an option name; `addIssuer()` has no `where`.
+    problems.push(`${where === '' ? 'the issuer options' : where.slice(0, -1)} must be an object such as { issuer, audience }, got ${describeValue(raw)}`);
     return null;
   }
   const before = problems.length;
   const o = raw as Partial<Record<keyof JwksIssuerOptions, unknown>>;
-  if (checkNames) checkKeys(problems, 'issuers[].', raw, where);
+  if (entry) checkKeys(problems, 'issuers[].', raw, where);
   if (typeof o.issuer !== 'string' || o.issuer.trim() === '') {
     problems.push(`${where}issuer is required: the exact "iss" of your tokens, e.g. "https://tenant.auth0.com/", got ${describeValue(o.issuer)}`);
   } else if (o.issuer.trim() !== o.issuer) {
@@ -402,8 +407,9 @@ function resolveIssuer(problems: string[], where: string, raw: unknown, shared: 
   if (o.jwksUri !== undefined) checkUrl(problems, `${where}jwksUri`, o.jwksUri);
   let audience = shared.audience;
   if (o.audience !== undefined) audience = audienceOption(problems, `${where}audience`, o.audience) ?? audience;
-  // (The flat one-issuer form reports a missing audience as the module's own option.)
-  else if (audience.length === 0 && where !== '') problems.push(`${where}audience is required (here or as the module's shared audience): a non-empty string or array of non-empty strings`);
+  // (The flat one-issuer form reports a missing audience as the module's own option. `addIssuer()`,
+  // also without `where`, must report it here: else an issuer without audience refused every token.)
+  else if (audience.length === 0 && entry) problems.push(`${where}audience is required (here or as the module's shared audience): a non-empty string or array of non-empty strings`);
   const audienceClaim = o.audienceClaim ?? 'aud';
   if (audienceClaim !== 'aud' && audienceClaim !== 'client_id') problems.push(`${where}audienceClaim must be "aud" or "client_id", got ${describeValue(audienceClaim)}`);
   const requiredClaimValues: Record<string, string> = {};
@@ -411,7 +417,9 @@ function resolveIssuer(problems: string[], where: string, raw: unknown, shared: 
     if (!isPlainObject(o.requiredClaimValues)) problems.push(`${where}requiredClaimValues must be an object of claim names to string values, got ${describeValue(o.requiredClaimValues)}`);
     else {
       for (const [claim, value] of Object.entries(o.requiredClaimValues)) {
-        if (typeof value !== 'string' || claim === '' || claim === '__proto__') problems.push(`${where}requiredClaimValues.${claim} must be a string, got ${describeValue(value)}`);
+        // A `__proto__` key (own, as JSON.parse makes it) is refused for the name, whatever its value.
+        if (claim === '' || claim === '__proto__') problems.push(`${where}requiredClaimValues: ${describeValue(claim)} cannot be a required claim name`);
+        else if (typeof value !== 'string') problems.push(`${where}requiredClaimValues.${claim} must be a string, got ${describeValue(value)}`);
         else Object.defineProperty(requiredClaimValues, claim, { value, enumerable: true });
       }
     }
