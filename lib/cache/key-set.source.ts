@@ -144,6 +144,12 @@ export class KeySetSource {
   private discovered: { jwksUri: string; at: number } | null = null;
   /** Read the discovery document again before the next fetch: the last one failed as if the keys moved. */
   private rediscover = false;
+  /**
+   * After a failed re-read, the document is not asked again before this (the cooldown, or its
+   * `Retry-After`): the known `jwks_uri` serves meanwhile, so a broken document costs the IdP no
+   * extra request per key fetch.
+   */
+  private discoveryNotBefore = 0;
   private readonly fetcher: JwksFetcher;
   private readonly listeners: readonly JwksAuthEventListener[];
   private readonly store: KeySetStore;
@@ -545,13 +551,14 @@ export class KeySetSource {
    * names. The document is read at the first fetch and again when it is older than `cache.maxTtlMs`
    * or the keys answered as if they had moved; it is read inside the key set's own fetch, so its
    * failures get the same backoff, `Retry-After` and last-known-good as the keys. If a re-read
-   * fails, the `jwks_uri` it gave before is used.
+   * fails, the `jwks_uri` it gave before is used, and the document is not asked again for a
+   * cooldown (or its `Retry-After`).
    */
   private async jwksLocation(): Promise<string> {
     if (this.issuer.jwksUri !== null) return this.issuer.jwksUri;
     const now = this.clock.now();
     const known = this.discovered;
-    if (known !== null && !this.rediscover && now - known.at < this.policy.maxTtlMs) return known.jwksUri;
+    if (known !== null && (now < this.discoveryNotBefore || (!this.rediscover && now - known.at < this.policy.maxTtlMs))) return known.jwksUri;
     if (this.discover === null) throw new JwksFetchError('no jwksUri configured and no discovery available', 'discovery');
     try {
       const { timeoutMs, maxResponseBytes } = this.options.fetch;
@@ -562,6 +569,8 @@ export class KeySetSource {
       return found.jwksUri;
     } catch (err) {
       if (known === null || this.closed) throw err;
+      const retryAfterMs = err instanceof JwksFetchError ? Math.min(err.retryAfterMs ?? 0, this.policy.maxRetryAfterMs) : 0;
+      this.discoveryNotBefore = this.clock.now() + Math.max(this.policy.cooldownMs, retryAfterMs);
       this.emit({ type: 'discovery-failed', jwksUri: this.uri, message: err instanceof JwksFetchError ? err.message : 'discovery failed' });
       return known.jwksUri;
     }

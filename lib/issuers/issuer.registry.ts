@@ -112,7 +112,11 @@ export class IssuerRegistry implements IssuerRouter {
     if (entry === undefined || (only !== undefined && entry.source !== only)) return false;
     this.entries.delete(issuer);
     this.refreshUnion();
-    const closed = entry.source.close().then(() => this.deps.store.delete?.(entry.source.id));
+    // The issuer is gone whatever the store says: a store that fails to forget it is not our caller's error.
+    const closed = entry.source
+      .close()
+      .then(() => this.deps.store.delete?.(entry.source.id))
+      .catch(() => undefined);
     this.closing.add(closed);
     try {
       await closed;

@@ -169,7 +169,7 @@ describe('KeySetSource discovery (no jwksUri configured)', () => {
     await source.close();
   });
 
-  it('a failed re-reading keeps the known jwks_uri, announces discovery-failed (logged) and tries again next time', async () => {
+  it('a failed re-reading keeps the known jwks_uri, announces discovery-failed (logged), and asks the document again only after its Retry-After', async () => {
     const { source, d, idp, clock, events, lines } = await started();
     await clock.advance(MAX_TTL);
     const before = idp.requests.length;
@@ -187,6 +187,12 @@ describe('KeySetSource discovery (no jwksUri configured)', () => {
     expect(source.getState()).toMatchObject({ consecutiveFailures: 0, lastError: null, nextAttemptAt: null });
     d.fail = null;
     d.jwksUri = MOVED;
+    // Inside the document's Retry-After (60 s, above the cooldown): the known location, no document request.
+    await clock.advance(59_000);
+    await source.refresh();
+    expect(d.requests).toHaveLength(2);
+    expect(idp.uris.at(-1)).toBe(FOUND);
+    await clock.advance(1_000);
     await source.refresh();
     expect(d.requests).toHaveLength(3);
     expect(idp.uris.at(-1)).toBe(MOVED);
