@@ -402,8 +402,10 @@ function resolveIssuer(problems: string[], where: string, raw: unknown, shared: 
   if (o.jwksUri !== undefined) checkUrl(problems, `${where}jwksUri`, o.jwksUri);
   let audience = shared.audience;
   if (o.audience !== undefined) audience = audienceOption(problems, `${where}audience`, o.audience) ?? audience;
-  // (The flat one-issuer form reports a missing audience as the module's own option.)
-  else if (audience.length === 0 && where !== '') problems.push(`${where}audience is required (here or as the module's shared audience): a non-empty string or array of non-empty strings`);
+  // (The flat one-issuer form, the one caller that does not check names, reports a missing audience
+  // as the module's own option. `addIssuer()` has no prefix either but is checked here: let through,
+  // it would add an issuer that takes a slot and fetches keys yet refuses every token.)
+  else if (audience.length === 0 && checkNames) problems.push(`${where}audience is required (here or as the module's shared audience): a non-empty string or array of non-empty strings`);
   const audienceClaim = o.audienceClaim ?? 'aud';
   if (audienceClaim !== 'aud' && audienceClaim !== 'client_id') problems.push(`${where}audienceClaim must be "aud" or "client_id", got ${describeValue(audienceClaim)}`);
   const requiredClaimValues: Record<string, string> = {};
