@@ -102,6 +102,8 @@ export class TestIssuer {
   private discoveryFaultQueue: TestIssuerFault[] = [];
   /** The issuer's path without a trailing slash; '' when it has none. */
   private readonly path: string;
+  /** Where the JWKS is served (`moveJwks()` changes it). */
+  private jwksPath: string;
   private readonly server: Server;
   private baseUrl = '';
   private issuerOverride: string | undefined;
@@ -111,6 +113,7 @@ export class TestIssuer {
     this.issuerOverride = options.issuer;
     const path = (options.path ?? '').replace(/\/+$/, '');
     this.path = path === '' || path.startsWith('/') ? path : `/${path}`;
+    this.jwksPath = `${this.path}/.well-known/jwks.json`;
     this.server = createServer((req, res) => this.handle(req, res));
   }
 
@@ -128,7 +131,15 @@ export class TestIssuer {
   }
 
   get jwksUri(): string {
-    return `${this.baseUrl}${this.path}/.well-known/jwks.json`;
+    return `${this.baseUrl}${this.jwksPath}`;
+  }
+
+  /**
+   * Serve the JWKS at another path of this host from now on, as when an IdP moves its keys: the
+   * old path answers 404 and the discovery document names the new location.
+   */
+  moveJwks(path: string): void {
+    this.jwksPath = path.startsWith('/') ? path : `/${path}`;
   }
 
   /**
@@ -332,7 +343,7 @@ export class TestIssuer {
       this.answer(req, res, fault, () => JSON.stringify(this.discoveryDocument()), {}, false);
       return;
     }
-    if (path !== `${this.path}/.well-known/jwks.json`) {
+    if (path !== this.jwksPath) {
       res.statusCode = 404;
       res.end();
       return;
