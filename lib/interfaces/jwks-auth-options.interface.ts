@@ -93,6 +93,12 @@ export interface JwksAuthModuleOptions {
   jwksUri?: string;
   /** A token's `aud` must contain one of these. With `issuers`, the default of each issuer. */
   audience?: string | string[];
+  /** One-issuer shorthand only (with `issuers`, set it per issuer): see `JwksIssuerOptions.audienceClaim`. */
+  audienceClaim?: 'aud' | 'client_id';
+  /** One-issuer shorthand only: see `JwksIssuerOptions.requiredClaimValues`. */
+  requiredClaimValues?: Record<string, string>;
+  /** One-issuer shorthand only: see `JwksIssuerOptions.allowedJwksHosts`. */
+  allowedJwksHosts?: string[];
   /**
    * Several issuers, each with its own key set: `[{ issuer, audience, jwksUri? }, ...]` or what
    * the presets return (arrays are flattened). Not together with a flat `issuer` or `jwksUri`.

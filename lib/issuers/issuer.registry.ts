@@ -115,7 +115,8 @@ export class IssuerRegistry implements IssuerRouter {
     // The issuer is gone whatever the store says: a store that fails to forget it is not our caller's error.
     const closed = entry.source
       .close()
-      .then(() => this.deps.store.delete?.(entry.source.id))
+      // Re-added meanwhile: the new key set owns what the store holds under this issuer now.
+      .then(() => (this.entries.has(issuer) ? undefined : this.deps.store.delete?.(entry.source.id)))
       .catch(() => undefined);
     this.closing.add(closed);
     try {

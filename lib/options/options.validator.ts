@@ -11,7 +11,7 @@ const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
  */
 const KNOWN_KEYS = {
   '': [
-    'issuer', 'jwksUri', 'audience', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
+    'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'allowedJwksHosts', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
     'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus', 'strategyName',
     'isGlobal',
   ],
@@ -194,8 +194,12 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     // A preset may return several issuers (Entra v1 and v2, one per tenant): flattened one level.
     else rawIssuers = input.issuers.flat();
     if (flat) problems.push('give either the flat issuer/jwksUri (one issuer) or issuers (several), not both');
+    for (const name of ONE_ISSUER_ONLY) {
+      if (input[name] !== undefined) problems.push(`${name} describes one issuer: with issuers, set it on each issuer that needs it`);
+    }
   } else {
-    rawIssuers = [{ issuer: input.issuer, jwksUri: input.jwksUri }];
+    // The one-issuer shorthand: what a preset returns for one issuer can be given as it is.
+    rawIssuers = [{ issuer: input.issuer, jwksUri: input.jwksUri, audienceClaim: input.audienceClaim, requiredClaimValues: input.requiredClaimValues, allowedJwksHosts: input.allowedJwksHosts }];
   }
   const maxIssuers = numberOption(problems, 'maxIssuers', input.maxIssuers, JWKS_DEFAULTS.maxIssuers, COUNT);
   if (rawIssuers.length > maxIssuers) problems.push(`issuers holds ${rawIssuers.length} issuers, more than maxIssuers (${maxIssuers})`);
@@ -306,6 +310,9 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     maxTokenBytes: JWKS_DEFAULTS.maxTokenBytes,
   });
 }
+
+/** Top-level options of the one-issuer shorthand that are no shared default of several issuers. */
+const ONE_ISSUER_ONLY = ['audienceClaim', 'requiredClaimValues', 'allowedJwksHosts'] as const;
 
 /** The options every issuer inherits unless it sets its own. */
 interface SharedIssuerDefaults {

@@ -241,5 +241,16 @@ describe('issuer presets, end to end (needs JwksAuthModule.forRoot({ issuers }))
       await get(idApp, cognitoForIdTokens.sign(access())).expect(401);
       await get(idApp, cognitoForIdTokens.sign(access({ aud: COGNITO_CLIENT }))).expect(401);
     });
+    it('a one-issuer app takes the preset as it is, flat (client_id and token_use checked as with issuers)', async () => {
+      const cg = await local(cognitoIssuer({ userPoolId: COGNITO_POOL, clientId: COGNITO_CLIENT }));
+      const flat = await bootApp({ imports: [forRoot({ ...cg.options, strategyName: 'jwks-cognito-flat' })] });
+      try {
+        await get(flat, cg.idp.sign(access())).expect(200);
+        await get(flat, cg.idp.sign(access({ client_id: 'someotherappclient00000000' }))).expect(401);
+        await get(flat, cg.idp.sign(access({ token_use: 'id' }))).expect(401);
+      } finally {
+        await flat.close();
+      }
+    });
   });
 });

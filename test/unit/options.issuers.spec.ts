@@ -270,3 +270,17 @@ describe('resolveIssuerOptions (addIssuer)', () => {
     expect(issuerProblemsOf(hostile, module)).toEqual(['issuer options could not be read (Error while reading them)']);
   });
 });
+
+describe('the one-issuer shorthand takes what a preset returns for one issuer', () => {
+  it('accepts audienceClaim, requiredClaimValues and allowedJwksHosts flat, as that issuer’s', () => {
+    const resolved = resolveJwksOptions({ ...A, audienceClaim: 'client_id', requiredClaimValues: { token_use: 'access' }, allowedJwksHosts: ['keys.a.test'] });
+    expect(resolved.issuers[0]).toMatchObject({ audienceClaim: 'client_id', requiredClaimValues: { token_use: 'access' }, allowedJwksHosts: ['keys.a.test'] });
+  });
+
+  it('refuses them at the top level beside issuers: they describe one issuer, not a shared default', () => {
+    expect(problemsOf({ issuers: [A], audienceClaim: 'client_id' })).toEqual([
+      'audienceClaim describes one issuer: with issuers, set it on each issuer that needs it',
+    ]);
+    expect(problemsOf({ issuers: [A], requiredClaimValues: { token_use: 'access' }, allowedJwksHosts: ['x.test'] })).toHaveLength(2);
+  });
+});
