@@ -1,7 +1,7 @@
 import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from './jwks-auth.constants.js';
-import { loggingListener } from './events/jwks-auth.events.js';
+import { loggingListener, type JwksAuthEventListener } from './events/jwks-auth.events.js';
 import { defaultKeySetStore } from './store/default-key-set.store.js';
 import {
   ConfigurableJwksAuthModule,
@@ -40,8 +40,9 @@ const providers: Provider[] = [
   {
     provide: JwtVerifier,
     // The verifier routes on the registry itself (issuer → key set): no delegation layer on the per-request path.
-    useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock) => new JwtVerifier(options, cache.registry, clock),
-    inject: [JWKS_RESOLVED_OPTIONS, JwksCacheService, JWKS_CLOCK],
+    useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock, listeners: readonly JwksAuthEventListener[]) =>
+      new JwtVerifier(options, cache.registry, clock, listeners),
+    inject: [JWKS_RESOLVED_OPTIONS, JwksCacheService, JWKS_CLOCK, JWKS_EVENT_LISTENERS],
   },
   {
     provide: JwksStrategy,

@@ -107,6 +107,8 @@ function uriForLog(uri: string): string {
 export interface KeySetLog {
   warn(message: string): void;
   error(message: string): void;
+  /** Normal operation worth a line (an issuer added or removed); optional. */
+  log?(message: string): void;
 }
 
 /** What one `KeySetSource` is built from. */
@@ -373,6 +375,11 @@ export class KeySetSource {
     if (!this.state.revokedKids.includes(kid)) return;
     this.commit(onKeyRestored(this.state, kid));
     this.emit({ type: 'key-restored', jwksUri: this.uri, kid });
+  }
+
+  /** The JWKS URI as logs show it (scheme, host, path); the issuer's, until discovery has named it. */
+  loggedUri(): string {
+    return this.uri;
   }
 
   /** The shareable key-set state as it stands (plain data; what a store holds). */

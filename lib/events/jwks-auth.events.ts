@@ -40,8 +40,12 @@ export type JwksAuthEventBody =
    * wait for the IdP timed out. (Each stale request is not an event: that is the per-request path.)
    */
   | { type: 'stale-served'; jwksUri: string; reason: 'fetch-failed' | 'wait-timeout'; ageMs: number | null }
-  /** A token was refused; `code` is the error's stable code. Emitted by the verifier (not yet wired). */
-  | { type: 'token-refused'; jwksUri: string; code: string }
+  /**
+   * A token was refused; `code` is the error's stable code. Emitted by the verifier, once per
+   * refusal; `issuer` is the configured issuer the token was routed to, or '' when its `iss`
+   * matched none (the token's own `iss` is never given: an attacker would choose it).
+   */
+  | { type: 'token-refused'; code: string }
   | { type: 'key-revoked'; jwksUri: string; kid: string }
   | { type: 'key-restored'; jwksUri: string; kid: string }
   /** The warm-up found no set: the app starts (unless `failOnWarmupError`) and keeps trying. */
@@ -96,6 +100,12 @@ export function loggingListener(log: KeySetLog): JwksAuthEventListener {
         return;
       case 'store-save-failed':
         log.warn(`JWKS store: the key set could not be saved (${e.code})`);
+        return;
+      case 'issuer-added':
+        log.log?.(`JWKS: issuer ${e.issuer} added`);
+        return;
+      case 'issuer-removed':
+        log.log?.(`JWKS: issuer ${e.issuer} removed: its tokens are refused from now on`);
         return;
       case 'discovery-failed':
         log.warn(`JWKS discovery for ${e.issuer} failed: ${e.message}; still using ${e.jwksUri}`);

@@ -85,15 +85,16 @@ export async function boundedRequest<T>(request: BoundedRequest, read: (response
  * else (a 304, a 404 that sends us elsewhere) before calling this.
  * @throws JwksFetchError kind 'redirect' or 'status'
  */
-export async function refuseUnlessOk(label: string, response: BoundedResponse, now: number): Promise<void> {
+export async function refuseUnlessOk(label: string, response: BoundedResponse, now: number, uri?: string): Promise<void> {
   const { status, received, headers } = response;
+  const endpoint = uri === undefined ? `${label} endpoint` : `${label} endpoint ${uri}`;
   if (status === 200) return;
   await response.discard();
   if (status >= 300 && status < 400) {
-    throw new JwksFetchError(`${label} endpoint answered ${status}; redirects are not followed (${received})`, 'redirect', status);
+    throw new JwksFetchError(`${endpoint} answered ${status}; redirects are not followed (${received})`, 'redirect', status);
   }
   const retryAfterMs = retryAfterFromHeaders(headers.get('retry-after'), headers.get('x-ratelimit-reset'), now);
-  throw new JwksFetchError(`${label} endpoint answered ${status} (${received})`, 'status', status, retryAfterMs);
+  throw new JwksFetchError(`${endpoint} answered ${status} (${received})`, 'status', status, retryAfterMs);
 }
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json$/;

@@ -86,7 +86,8 @@ async function fetchDocument(label: string, uri: string, request: DiscoveryReque
       await response.discard();
       return { gone: response.status };
     }
-    await refuseUnlessOk(label, response, now);
+    // Named with its URL (built from the issuer, which has no query or credentials): a 503 says which document answered.
+    await refuseUnlessOk(label, response, now, uri);
     const doc = parseJsonBody(label, await response.text(), response);
     const jwksUri = checkDocument(doc, uri, request);
     const h = response.headers;

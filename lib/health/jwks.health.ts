@@ -67,6 +67,10 @@ export class JwksHealthIndicator {
     const { HealthIndicatorService } = await loadTerminus();
     const indicator = new HealthIndicatorService().check(key);
     if (options.issuer !== undefined) {
+      // A removed or misspelt issuer is a down check with the reason, not a 500 from the health route.
+      if (typeof options.issuer !== 'string' || !this.cache.issuers().includes(options.issuer)) {
+        return indicator.down({ message: 'not a configured issuer' });
+      }
       const { status, ...details } = detailsOf(this.cache.getState(options.issuer));
       return status === 'up' ? indicator.up(details) : indicator.down(details);
     }
@@ -78,7 +82,8 @@ export class JwksHealthIndicator {
       if (issuers[issuer].status === 'up') up++;
     }
     const count = Object.keys(issuers).length;
-    const healthy = options.require === 'any' ? up > 0 : count > 0 && up === count;
+    // No issuer configured (a multi-tenant app before its first tenant) has nothing down: up.
+    const healthy = count === 0 || (options.require === 'any' ? up > 0 : up === count);
     // One issuer: its details stay at the top level, as before several issuers existed.
     const only = count === 1 ? Object.values(issuers)[0] : undefined;
     const details: Record<string, unknown> = only === undefined ? { issuers, up, down: count - up } : { ...withoutStatus(only), issuers };

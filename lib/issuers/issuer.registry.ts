@@ -1,5 +1,5 @@
 import { JwksArgumentError } from '../errors/jwks.errors.js';
-import type { JwksAuthEventListener } from '../events/jwks-auth.events.js';
+import type { JwksAuthEvent, JwksAuthEventListener } from '../events/jwks-auth.events.js';
 import type { DiscoveryFetcher } from '../fetch/discovery.fetcher.js';
 import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
 import type { ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
@@ -32,6 +32,7 @@ interface Entry {
 export class IssuerRegistry implements IssuerRouter {
   private readonly entries = new Map<string, Entry>();
   private union: ReadonlySet<string> = new Set();
+  private description = describeIssuers([]);
   /** Closing sources of removed issuers, so shutdown waits for them too. */
   private readonly closing = new Set<Promise<void>>();
 
@@ -53,8 +54,9 @@ export class IssuerRegistry implements IssuerRouter {
     return typeof iss === 'string' ? this.entries.get(iss)?.route : undefined;
   }
 
+  /** Computed when the issuers change, not per refusal: an unknown-`iss` flood builds no strings. */
   describe(): string {
-    return describeIssuers([...this.entries.keys()]);
+    return this.description;
   }
 
   issuers(): string[] {
@@ -75,11 +77,11 @@ export class IssuerRegistry implements IssuerRouter {
       throw new JwksArgumentError(
         this.entries.size === 0
           ? 'no issuer is configured'
-          : `${this.entries.size} issuers are configured: name one (e.g. getState('${[...this.entries.keys()][0]}'))`,
+          : `${this.entries.size} issuers are configured: pass the issuer (its exact iss) as the last argument, one of ${listIssuers(this.entries)}`,
       );
     }
     const entry = typeof issuer === 'string' ? this.entries.get(issuer) : undefined;
-    if (entry === undefined) throw new JwksArgumentError(`${describeValue(issuer)} is not a configured issuer`);
+    if (entry === undefined) throw new JwksArgumentError(`${describeValue(issuer)} is not a configured issuer${slashHint(issuer, this.entries)}; configured: ${this.entries.size === 0 ? 'none' : listIssuers(this.entries)}`);
     return entry.source;
   }
 
@@ -91,7 +93,7 @@ export class IssuerRegistry implements IssuerRouter {
    * Adds an issuer (validated already) with a new, not yet started key set.
    * @throws JwksArgumentError when it is already configured or `maxIssuers` is reached
    */
-  add(issuer: ResolvedIssuerOptions): KeySetSource {
+  add(issuer: ResolvedIssuerOptions, atRuntime = false): KeySetSource {
     if (this.entries.has(issuer.issuer)) throw new JwksArgumentError(`issuer ${JSON.stringify(issuer.issuer)} is already configured`);
     const max = this.deps.options.maxIssuers;
     if (this.entries.size >= max) throw new JwksArgumentError(`at most ${max} issuers (maxIssuers); remove one first or raise maxIssuers`);
@@ -99,6 +101,7 @@ export class IssuerRegistry implements IssuerRouter {
     const source = new KeySetSource({ options, issuer, clock, fetcher, discover, store, listeners });
     this.entries.set(issuer.issuer, { source, route: issuerRoute(issuer, source) });
     this.refreshUnion();
+    if (atRuntime) this.announce({ type: 'issuer-added', jwksUri: source.loggedUri(), issuer: issuer.issuer });
     return source;
   }
 
@@ -112,6 +115,7 @@ export class IssuerRegistry implements IssuerRouter {
     if (entry === undefined || (only !== undefined && entry.source !== only)) return false;
     this.entries.delete(issuer);
     this.refreshUnion();
+    this.announce({ type: 'issuer-removed', jwksUri: entry.source.loggedUri(), issuer });
     // The issuer is gone whatever the store says: a store that fails to forget it is not our caller's error.
     const closed = entry.source
       .close()
@@ -136,11 +140,35 @@ export class IssuerRegistry implements IssuerRouter {
     await Promise.all([...this.sources().map((s) => s.close()), ...this.closing]);
   }
 
+  private announce(event: JwksAuthEvent): void {
+    for (const listener of this.deps.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken sink must not break adding or removing an issuer.
+      }
+    }
+  }
+
   private refreshUnion(): void {
+    this.description = describeIssuers([...this.entries.keys()]);
     this.union = new Set([...this.entries.values()].flatMap((e) => [...e.route.algorithms]));
     // One issuer (the usual case): its own set is the union, so the verifier skips a second check.
     if (this.entries.size === 1) this.union = this.entries.values().next().value!.route.algorithms;
   }
+}
+
+/** The first configured issuers, quoted, for a message. */
+function listIssuers(entries: ReadonlyMap<string, unknown>): string {
+  const names = [...entries.keys()];
+  return names.slice(0, 3).map((i) => JSON.stringify(i)).join(', ') + (names.length > 3 ? `, ... (${names.length} in all)` : '');
+}
+
+/** " (it differs by a trailing slash from ...)" when that is the mistake: the usual one with issuers. */
+function slashHint(issuer: unknown, entries: ReadonlyMap<string, unknown>): string {
+  if (typeof issuer !== 'string') return '';
+  const other = issuer.endsWith('/') ? issuer.slice(0, -1) : `${issuer}/`;
+  return entries.has(other) ? ` (it differs by a trailing slash from the configured ${JSON.stringify(other)})` : '';
 }
 
 function describeValue(value: unknown): string {

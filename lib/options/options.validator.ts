@@ -388,6 +388,12 @@ function typOption(problems: string[], name: string, value: unknown): string | n
   return value;
 }
 
+/** A port, when given, must be a real one (1–65535). */
+function portOk(host: string): boolean {
+  const port = /:(\d+)$/.exec(host)?.[1];
+  return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+}
+
 const HOST = /^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i;
 
 /**
@@ -404,7 +410,7 @@ function resolveIssuer(problems: string[], where: string, raw: unknown, shared: 
   const o = raw as Partial<Record<keyof JwksIssuerOptions, unknown>>;
   if (entry) checkKeys(problems, 'issuers[].', raw, where);
   if (typeof o.issuer !== 'string' || o.issuer.trim() === '') {
-    problems.push(`${where}issuer is required: the exact "iss" of your tokens, e.g. "https://tenant.auth0.com/", got ${describeValue(o.issuer)}`);
+    problems.push(`${where}issuer${entry ? '' : ' (or issuers, for several)'} is required: the exact "iss" of your tokens, e.g. "https://tenant.auth0.com/", got ${describeValue(o.issuer)}`);
   } else if (o.issuer.trim() !== o.issuer) {
     problems.push(`${where}issuer has leading or trailing whitespace, so no token's "iss" can ever equal it, got ${describeValue(o.issuer)}`);
   } else if (o.jwksUri === undefined) {
@@ -437,8 +443,14 @@ function resolveIssuer(problems: string[], where: string, raw: unknown, shared: 
   const requiredClaims = o.requiredClaims === undefined ? shared.requiredClaims : requiredClaimsOption(problems, `${where}requiredClaims`, o.requiredClaims);
   const typ = o.typ === undefined ? shared.typ : typOption(problems, `${where}typ`, o.typ);
   const hosts = o.allowedJwksHosts ?? [];
-  if (!Array.isArray(hosts) || !everyIndex(hosts, (h) => typeof h === 'string' && HOST.test(h))) {
-    problems.push(`${where}allowedJwksHosts must be an array of host names (optionally with :port), got ${describeValue(o.allowedJwksHosts)}`);
+  if (!Array.isArray(hosts)) {
+    problems.push(`${where}allowedJwksHosts must be an array of host names (with :port unless it is the scheme's default), got ${describeValue(o.allowedJwksHosts)}`);
+  } else {
+    for (let i = 0; i < hosts.length; i++) {
+      if (!(typeof hosts[i] === 'string' && HOST.test(hosts[i]) && portOk(hosts[i]))) {
+        problems.push(`${where}allowedJwksHosts[${i}] must be a host name such as "keys.example.com" or "127.0.0.1:8443" (no scheme, path or wildcard), got ${describeValue(hosts[i])}`);
+      }
+    }
   }
   if (problems.length > before) return null;
   return Object.freeze({

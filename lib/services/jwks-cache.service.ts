@@ -86,7 +86,7 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
    */
   async addIssuer(issuer: JwksIssuerOptions): Promise<JwksCacheState> {
     const resolved = resolveIssuerOptions(issuer, this.options);
-    const source = this.registry.add(resolved);
+    const source = this.registry.add(resolved, true);
     try {
       await source.start();
     } catch (err) {

@@ -46,6 +46,11 @@ export interface TestIssuerOptions {
   /** Headers added to every JWKS response (e.g. Cache-Control). */
   headers?: Record<string, string>;
   /**
+   * Where `sign()` takes the time for `iat` and `exp`: pass the app's `FakeClock`, so tokens signed
+   * after `clock.advance()` are not expired on it. Default: the real time.
+   */
+  clock?: { now(): number };
+  /**
    * The issuer has a path, as a Keycloak realm does (`'/realms/a'`): `issuer` is then the base URL
    * and this path, without a trailing slash; the documents and the JWKS move under it (the RFC 8414
    * document at `/.well-known/oauth-authorization-server{path}`). Default: no path, `issuer` is the
@@ -224,7 +229,7 @@ export class TestIssuer {
     const kid = opts.kid === null ? this.currentKid : (opts.kid ?? this.currentKid);
     const key = this.keys.get(kid);
     if (!key) throw new Error(`no test key ${kid}`);
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor((this.options.clock?.now() ?? Date.now()) / 1000);
     const payload = {
       iss: this.issuer,
       aud: this.audience,

@@ -4,6 +4,7 @@ import type { Clock } from '../cache/clock.js';
 import { validateClaims, type JwtClaims } from './claims.validator.js';
 import { issuerRoute, normalizeTyp, StaticIssuerRouter, type IssuerRoute, type IssuerRouter, type KeyResolver } from './issuer.route.js';
 import type { VerificationKey } from './jwk-set.parser.js';
+import type { JwksAuthEvent, JwksAuthEventListener } from '../events/jwks-auth.events.js';
 
 export type { IssuerRouter, KeyResolver } from './issuer.route.js';
 import { verifySignature } from './signature.verifier.js';
@@ -45,6 +46,8 @@ export class JwtVerifier {
     private readonly options: ResolvedJwksOptions,
     keys: IssuerRouter | KeyResolver,
     private readonly clock: Pick<Clock, 'now'>,
+    /** Receive a `token-refused` event per refusal (the module passes `JWKS_EVENT_LISTENERS`). */
+    private readonly listeners: readonly JwksAuthEventListener[] = [],
   ) {
     this.router = 'route' in keys ? keys : new StaticIssuerRouter(options.issuers.slice(0, 1).map((issuer) => issuerRoute(issuer, keys)));
     const cacheOptions = options.verifiedTokenCache;
@@ -69,6 +72,7 @@ export class JwtVerifier {
    * key set must be fetched first. Throws (synchronously) or rejects with a JwtVerificationError.
    */
   verifyOrDefer(token: string): VerifiedToken | Promise<VerifiedToken> {
+    let route: IssuerRoute | undefined;
     try {
       // JavaScript callers can pass anything; refuse it with a coded error, not a TypeError.
       if (typeof token !== 'string') throw new TokenMalformedError('token is not a string');
@@ -83,7 +87,7 @@ export class JwtVerifier {
       const payload = decodeClaims(jws);
       // The token's `iss` selects the issuer, before anything is fetched: an unknown one is refused
       // here, with no fetch and no state, however many arrive. Keys never cross issuers.
-      const route = router.route(payload.iss);
+      route = router.route(payload.iss);
       if (route === undefined) throw new IssuerMismatchError(`token issuer is not ${router.describe()}`);
       if (route.algorithms !== router.algorithms && !route.algorithms.has(jws.alg)) {
         throw new AlgorithmNotAllowedError(`algorithm ${JSON.stringify(jws.alg)} is not accepted for this issuer`);
@@ -94,20 +98,21 @@ export class JwtVerifier {
       const claims = validateClaims(payload, route.claims, now);
       const held = route.keys.peekKeys(jws.kid, jws.alg);
       if (held !== undefined) return this.finish(token, jws, claims, held, now, route);
-      return route.keys
+      const found = route;
+      return found.keys
         .resolveKeys(jws.kid, jws.alg)
         .then((keys) => {
           // The fetch took time (up to fetch.timeoutMs): the token may have expired meanwhile.
           const later = this.clock.now();
-          validateClaims(claims, route.claims, later);
-          return this.finish(token, jws, claims, keys, later, route);
+          validateClaims(claims, found.claims, later);
+          return this.finish(token, jws, claims, keys, later, found);
         })
         .catch((err: unknown) => {
-          this.count(err);
+          this.count(err, found);
           throw err;
         });
     } catch (err) {
-      this.count(err);
+      this.count(err, route);
       throw err;
     }
   }
@@ -141,8 +146,21 @@ export class JwtVerifier {
     return { claims, key };
   }
 
-  private count(err: unknown): void {
+  /** A listener's throw never reaches the request: a broken metrics sink must not refuse tokens differently. */
+  private emit(event: JwksAuthEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // ignored, as the key sets do
+      }
+    }
+  }
+
+  private count(err: unknown, route: IssuerRoute | undefined): void {
     const code = err instanceof JwksAuthError ? err.code : 'ERR_UNEXPECTED';
     this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
+    // The token's own `iss` is never the label (an attacker would choose the metric's cardinality).
+    if (this.listeners.length > 0) this.emit({ type: 'token-refused', code, issuer: route?.issuer ?? '' });
   }
 }

@@ -34,4 +34,18 @@ describe('JWKS_EVENT_LISTENERS in a real app', () => {
     app.get(JwksCacheService).revokeKey(next);
     expect(events.at(-1)).toMatchObject({ type: 'key-revoked', kid: next });
   });
+
+  it('receives one token-refused event per refusal, with its code and the issuer it was routed to, never the token\'s own iss', async () => {
+    const before = events.length;
+    const server = app.getHttpServer();
+    await request(server).get('/me').set('Authorization', `Bearer ${issuer.sign({ exp: Math.floor(Date.now() / 1000) - 60 })}`).expect(401);
+    const foreign = issuer.sign({ iss: 'https://attacker.example/chosen-label' });
+    await request(server).get('/me').set('Authorization', `Bearer ${foreign}`).expect(401);
+    const refused = events.slice(before).filter((e) => e.type === 'token-refused');
+    expect(refused).toEqual([
+      { type: 'token-refused', code: 'ERR_JWT_EXPIRED', issuer: issuer.issuer },
+      { type: 'token-refused', code: 'ERR_JWT_ISSUER', issuer: '' },
+    ]);
+    expect(JSON.stringify(events)).not.toContain('attacker.example');
+  });
 });

@@ -199,7 +199,7 @@ describe('IssuerRegistry.source', () => {
   it('without an issuer: the only one with one, a coded error with none or several', async () => {
     const { registry } = registryOf();
     expect(() => registry.source()).toThrow(JwksArgumentError);
-    expect(() => registry.source()).toThrow(`2 issuers are configured: name one (e.g. getState('${A}'))`);
+    expect(() => registry.source()).toThrow(`2 issuers are configured: pass the issuer (its exact iss) as the last argument, one of "${A}", "${B}"`);
     await registry.remove(B);
     expect(registry.source()).toBe(registry.source(A));
     await registry.remove(A);
@@ -208,8 +208,10 @@ describe('IssuerRegistry.source', () => {
 
   it('names an unknown issuer briefly, and a non-string by its type', () => {
     const { registry } = registryOf();
-    expect(() => registry.source('https://nope.test/')).toThrow('"https://nope.test/" is not a configured issuer');
-    expect(() => registry.source(`https://${'x'.repeat(200)}/`)).toThrow(/^"https:\/\/x+\.\.\." is not a configured issuer$/);
+    expect(() => registry.source('https://nope.test/')).toThrow(`"https://nope.test/" is not a configured issuer; configured: "${A}", "${B}"`);
+    expect(() => registry.source(`https://${'x'.repeat(200)}/`)).toThrow(/^"https:\/\/x+\.\.\." is not a configured issuer; configured: /);
+    // The usual mistake gets its own hint.
+    expect(() => registry.source(A.slice(0, -1))).toThrow(`(it differs by a trailing slash from the configured "${A}")`);
     expect(() => registry.source(42 as never)).toThrow('number is not a configured issuer');
   });
 });

@@ -185,8 +185,14 @@ describe('issuers[]: allowedJwksHosts', () => {
     [[42], '[42]'],
     ['keys.test', '"keys.test"'],
     [holey, '[null,"keys.test"]'],
-  ])('refuses %j', (hosts, shown) => {
-    expect(problemsOf({ issuers: [{ ...A, allowedJwksHosts: hosts }] })).toEqual([`issuers[0].allowedJwksHosts must be an array of host names (optionally with :port), got ${shown}`]);
+    [['keys.test:70000'], '["keys.test:70000"]'],
+  ])('refuses %j, naming the entry that is wrong', (hosts, shown) => {
+    const problems = problemsOf({ issuers: [{ ...A, allowedJwksHosts: hosts }] });
+    if (!Array.isArray(hosts)) {
+      expect(problems).toEqual([`issuers[0].allowedJwksHosts must be an array of host names (with :port unless it is the scheme's default), got ${shown}`]);
+      return;
+    }
+    expect(problems).toEqual([expect.stringMatching(/^issuers\[0\]\.allowedJwksHosts\[0\] must be a host name such as "keys\.example\.com" or "127\.0\.0\.1:8443" \(no scheme, path or wildcard\), got /)]);
   });
 });
 

@@ -111,7 +111,7 @@ describe('resolveJwksOptions', () => {
     // Without jwksUri, the issuer is where discovery starts: it must then be a URL we may fetch.
     [{ jwksUri: undefined, issuer: 'my-tenant' }, /issuer \(no jwksUri given, so it is used for OIDC discovery\) is not a valid URL/],
     [{ jwksUri: undefined, issuer: 'http://idp.example.com/' }, /issuer \(no jwksUri given.*must use https/],
-    [{ issuer: undefined }, /issuer is required/],
+    [{ issuer: undefined }, /issuer \(or issuers, for several\) is required/],
     [{ audience: [] }, /audience is required/],
     [{ audience: ['ok', 3] }, /audience is required/],
     [{ algorithms: ['HS256'] }, /HS256.*refused/],
