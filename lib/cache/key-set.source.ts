@@ -15,7 +15,7 @@ import {
 } from '../errors/jwks.errors.js';
 import type { ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { JwksFetcher } from '../fetch/jwks.fetcher.js';
-import type { DiscoveryFetcher } from '../fetch/discovery.fetcher.js';
+import type { DiscoveryDocumentKind, DiscoveryFetcher } from '../fetch/discovery.fetcher.js';
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser.js';
 import { SAFE_KID } from '../verify/kid.js';
 import type { JwksAuthEventBody, JwksAuthEventListener } from '../events/jwks-auth.events.js';
@@ -143,7 +143,7 @@ export class KeySetSource {
   private readonly clock: Clock;
   private readonly discover: DiscoveryFetcher | null;
   /** The `jwks_uri` discovery gave, when the issuer has no configured one, and when it was read. */
-  private discovered: { jwksUri: string; at: number } | null = null;
+  private discovered: { jwksUri: string; at: number; document: DiscoveryDocumentKind | undefined } | null = null;
   /** Read the discovery document again before the next fetch: the last one failed as if the keys moved. */
   private rediscover = false;
   /**
@@ -258,6 +258,8 @@ export class KeySetSource {
   /** Candidate keys for a token; used by `JwtVerifier`. */
   async resolveKeys(kid: string | undefined, alg: string | undefined): Promise<readonly VerificationKey[]> {
     for (let round = 0; ; round++) {
+      // A closed key set is a removed issuer: a request that waited across the removal serves nothing.
+      if (this.closed) throw new KeySetUnavailableError('the issuer of this key set was removed', 0);
       if (kid !== undefined && this.revoked.has(kid)) throw new KeyRevokedError('the token kid was revoked by the operator');
       const decision = decideLookup(this.state, this.clock.now(), this.policy, {
         known: this.index.has(kid),
@@ -498,6 +500,9 @@ export class KeySetSource {
         now: this.clock.now(),
         signal: this.shutdown.signal,
       });
+      // Closed meanwhile (the issuer was removed) by a fetcher that did not honour the signal:
+      // its answer must not land in the state, nor in the store.
+      if (this.closed) return;
       const now = this.clock.now();
       if (result.kind === 'not-modified') {
         // Only a held set can be "not modified". A custom fetcher's 304 with none held is a failed
@@ -569,9 +574,27 @@ export class KeySetSource {
     if (this.discover === null) throw new JwksFetchError('no jwksUri configured and no discovery available', 'discovery');
     try {
       const { timeoutMs, maxResponseBytes } = this.options.fetch;
-      const found = await this.discover({ issuer: this.issuer.issuer, timeoutMs, maxResponseBytes, allowedJwksHosts: this.issuer.allowedJwksHosts, now, signal: this.shutdown.signal });
-      this.discovered = { jwksUri: found.jwksUri, at: this.clock.now() };
+      const found = await this.discover({
+        issuer: this.issuer.issuer,
+        timeoutMs,
+        maxResponseBytes,
+        allowedJwksHosts: this.issuer.allowedJwksHosts,
+        now,
+        signal: this.shutdown.signal,
+        // Once a document has answered, only it is read again (see DiscoveryRequest.only).
+        only: known?.document,
+      });
+      if (this.closed) throw new JwksFetchError('discovery cancelled: the key set is shutting down', 'network');
+      const at = this.clock.now();
+      this.discovered = { jwksUri: found.jwksUri, at, document: known?.document ?? found.document };
       this.rediscover = false;
+      if (known !== null && known.jwksUri === found.jwksUri) {
+        // The document still names the location that failed: reading it again before the cooldown
+        // would double the requests of every retry.
+        this.discoveryNotBefore = at + this.policy.cooldownMs;
+      } else if (known !== null) {
+        this.emit({ type: 'jwks-uri-changed', jwksUri: uriForLog(found.jwksUri), previous: this.uri });
+      }
       this.uri = uriForLog(found.jwksUri);
       return found.jwksUri;
     } catch (err) {
@@ -660,6 +683,7 @@ export class KeySetSource {
 
   /** Save the state, off the request path; a failed save is logged, never fatal. */
   private save(): void {
+    if (this.closed) return;
     const state = this.state;
     if (state.jwks === null || state.fetchedAt === null) return;
     this.storeWrite = this.storeWrite

@@ -61,6 +61,8 @@ export type JwksAuthEventBody =
    * (A discovery that fails with no `jwks_uri` known yet is a failed fetch: `fetch-finished`.)
    */
   | { type: 'discovery-failed'; jwksUri: string; message: string }
+  /** A re-read of the discovery document named another `jwks_uri` (both as logged): the keys moved. */
+  | { type: 'jwks-uri-changed'; jwksUri: string; previous: string }
   /** An issuer was added at runtime (`addIssuer`) or removed (`removeIssuer`). */
   | { type: 'issuer-added'; jwksUri: string }
   | { type: 'issuer-removed'; jwksUri: string };
@@ -106,6 +108,9 @@ export function loggingListener(log: KeySetLog): JwksAuthEventListener {
         return;
       case 'issuer-removed':
         log.log?.(`JWKS: issuer ${e.issuer} removed: its tokens are refused from now on`);
+        return;
+      case 'jwks-uri-changed':
+        log.warn(`JWKS discovery for ${e.issuer}: the keys moved from ${e.previous} to ${e.jwksUri}`);
         return;
       case 'discovery-failed':
         log.warn(`JWKS discovery for ${e.issuer} failed: ${e.message}; still using ${e.jwksUri}`);

@@ -13,7 +13,16 @@ export interface DiscoveryRequest {
   now: number;
   /** Aborted when the key set shuts down: the request ends at once instead of at its timeout. */
   signal?: AbortSignal;
+  /**
+   * Read only this document, with no fallback: set on re-reads to the one that answered first, so
+   * a later 404 of the OpenID document can never steer discovery to an RFC 8414 document that
+   * someone else on the host may serve.
+   */
+  only?: DiscoveryDocumentKind;
 }
+
+/** The two documents: OpenID Connect Discovery's, and RFC 8414's. */
+export type DiscoveryDocumentKind = 'oidc' | 'rfc8414';
 
 export interface DiscoveryResult {
   /** The validated jwks_uri. */
@@ -22,6 +31,8 @@ export interface DiscoveryResult {
   documentUri: string;
   /** Freshness the document's Cache-Control/Expires gave, if any. */
   maxAgeMs?: number;
+  /** Which document answered. */
+  document?: DiscoveryDocumentKind;
 }
 
 /**
@@ -64,13 +75,19 @@ export function discoveryDocumentUris(issuer: string): [oidc: string, rfc8414: s
  */
 export const httpDiscoveryFetcher: DiscoveryFetcher = async (request) => {
   const [oidc, rfc8414] = discoveryDocumentUris(request.issuer);
+  if (request.only !== undefined) {
+    const [label, uri] = request.only === 'oidc' ? [OIDC_LABEL, oidc] : [RFC8414_LABEL, rfc8414];
+    const only = await fetchDocument(label, uri, request, request.timeoutMs);
+    if (!('gone' in only)) return { ...only, document: request.only };
+    throw new JwksFetchError(`${label} at ${uri} answered ${only.gone}; the other document is not read once this one has answered`, 'discovery', only.gone);
+  }
   const started = performance.now();
   const first = await fetchDocument(OIDC_LABEL, oidc, request, request.timeoutMs);
-  if (!('gone' in first)) return first;
+  if (!('gone' in first)) return { ...first, document: 'oidc' };
   const left = request.timeoutMs - (performance.now() - started);
   if (left <= 0) throw new JwksFetchError(`${RFC8414_LABEL} request timed out after ${request.timeoutMs} ms`, 'timeout');
   const second = await fetchDocument(RFC8414_LABEL, rfc8414, request, Math.ceil(left));
-  if (!('gone' in second)) return second;
+  if (!('gone' in second)) return { ...second, document: 'rfc8414' };
   throw new JwksFetchError(
     `no discovery document: ${oidc} answered ${first.gone} and ${rfc8414} answered ${second.gone}; check the issuer, or configure its jwksUri`,
     'discovery',
@@ -166,7 +183,7 @@ function describeDocumentValue(value: unknown): string {
 
 /** A URL with its credentials and query masked (either may hold a secret), quoted short. */
 function quoteUrl(value: string): string {
-  return quote(value.replace(/^([^:/?#]*:\/\/)[^/?#]*@/, '$1***@').replace(/[?#].*$/s, '?...'));
+  return quote(value.replace(/^([^:/?#\\]*:\/\/)[^/?#\\]*@/, '$1***@').replace(/[?#].*$/s, '?...'));
 }
 
 /** Printable ASCII only (no control sequences reach a log), truncated, in double quotes. */

@@ -75,7 +75,7 @@ export class JwksHealthIndicator {
       return status === 'up' ? indicator.up(details) : indicator.down(details);
     }
     const states = this.cache.getStates();
-    const issuers: Record<string, Record<string, unknown>> = {};
+    const issuers = Object.create(null) as Record<string, Record<string, unknown>>;
     let up = 0;
     for (const [issuer, state] of Object.entries(states)) {
       issuers[issuer] = detailsOf(state);

@@ -214,6 +214,8 @@ export function keycloakIssuer(options: KeycloakIssuerPreset): JwksIssuerOptions
   const realm = input.value('realm');
   if (typeof realm !== 'string' || realm === '') {
     input.problem(`realm is required: the realm name, got ${describeValue(realm)}`);
+  } else if (/\p{Surrogate}/u.test(realm)) {
+    input.problem('realm must be well-formed text (it holds a lone surrogate, which cannot be put in a URL)');
   } else if (realm === '.' || realm === '..') {
     input.problem(`realm "${realm}" would be read as a relative path, not as a realm name`);
   }
@@ -335,6 +337,11 @@ function keycloakBase(input: PresetInput): string | undefined {
   const value = input.value('baseUrl');
   if (typeof value !== 'string' || value === '') {
     input.problem(`baseUrl is required: the Keycloak server's URL such as "https://kc.example.com", got ${describeValue(value)}`);
+    return undefined;
+  }
+  if (value.includes('\\')) {
+    // The WHATWG parser reads `\` as `/`, other parsers do not: an upstream check could see another host.
+    input.problem(`baseUrl must not contain a backslash, got ${describeUrl(value)}`);
     return undefined;
   }
   let url: URL;

@@ -33,6 +33,11 @@ export class IssuerRegistry implements IssuerRouter {
   private readonly entries = new Map<string, Entry>();
   private union: ReadonlySet<string> = new Set();
   private description = describeIssuers([]);
+  /**
+   * Revocations of removed issuers (at most `maxIssuers`, oldest forgotten first): removing and
+   * re-adding an issuer (the way to change its options) must not bring a revoked key back.
+   */
+  private readonly removedRevocations = new Map<string, readonly string[]>();
   /** Closing sources of removed issuers, so shutdown waits for them too. */
   private readonly closing = new Set<Promise<void>>();
 
@@ -61,6 +66,11 @@ export class IssuerRegistry implements IssuerRouter {
 
   issuers(): string[] {
     return [...this.entries.keys()];
+  }
+
+  /** Whether this very key set is still served (not removed, nor replaced by a re-added one). */
+  holds(source: KeySetSource): boolean {
+    return this.entries.get(source.issuer.issuer)?.source === source;
   }
 
   has(issuer: string): boolean {
@@ -99,6 +109,9 @@ export class IssuerRegistry implements IssuerRouter {
     if (this.entries.size >= max) throw new JwksArgumentError(`at most ${max} issuers (maxIssuers); remove one first or raise maxIssuers`);
     const { options, clock, fetcher, discover, store, listeners } = this.deps;
     const source = new KeySetSource({ options, issuer, clock, fetcher, discover, store, listeners });
+    const revoked = this.removedRevocations.get(issuer.issuer);
+    this.removedRevocations.delete(issuer.issuer);
+    for (const kid of revoked ?? []) source.revokeKey(kid);
     this.entries.set(issuer.issuer, { source, route: issuerRoute(issuer, source) });
     this.refreshUnion();
     if (atRuntime) this.announce({ type: 'issuer-added', jwksUri: source.loggedUri(), issuer: issuer.issuer });
@@ -115,6 +128,11 @@ export class IssuerRegistry implements IssuerRouter {
     if (entry === undefined || (only !== undefined && entry.source !== only)) return false;
     this.entries.delete(issuer);
     this.refreshUnion();
+    const revoked = entry.source.keySetState().revokedKids;
+    if (revoked.length > 0) {
+      if (this.removedRevocations.size >= this.deps.options.maxIssuers) this.removedRevocations.delete(this.removedRevocations.keys().next().value!);
+      this.removedRevocations.set(issuer, revoked);
+    }
     this.announce({ type: 'issuer-removed', jwksUri: entry.source.loggedUri(), issuer });
     // The issuer is gone whatever the store says: a store that fails to forget it is not our caller's error.
     const closed = entry.source

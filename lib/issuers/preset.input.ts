@@ -1,6 +1,6 @@
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import type { JwksIssuerOptions } from '../interfaces/jwks-auth-options.interface.js';
-import { describeValue } from '../options/options.validator.js';
+import { describeUrl, describeValue } from '../options/options.validator.js';
 
 /**
  * The issuer options a preset passes through unchanged. The rest (`issuer`, `jwksUri`,
@@ -95,7 +95,9 @@ export class PresetInput {
     }
     host = host.toLowerCase();
     const labels = host.split('.');
-    if (host.length > 253 || labels.length < 2 || !labels.every((label) => HOST_LABEL.test(label))) {
+    // A last label that is a number (`127.1`, `0x7f.1`, `10.0.0.1`) makes the URL parser read an IP
+    // address: a "domain" from a tenant would then point the key fetch at an internal address.
+    if (host.length > 253 || labels.length < 2 || !labels.every((label) => HOST_LABEL.test(label)) || /^(\d+|0x[0-9a-f]*)$/i.test(labels[labels.length - 1])) {
       this.problem(`${key} must be a host name such as "${example}", got ${describeValue(value)}`);
       return undefined;
     }
@@ -149,7 +151,4 @@ export function everyIndex(values: readonly unknown[], ok: (value: unknown) => b
   return true;
 }
 
-/** A URL as shown in an error: credentials and query masked, since either may hold a secret. */
-export function describeUrl(value: string): string {
-  return describeValue(value.replace(/^([^:/?#]*:\/\/)[^/?#]*@/, '$1***@').replace(/[?#].*$/s, '?…'));
-}
+export { describeUrl };

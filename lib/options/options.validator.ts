@@ -94,8 +94,10 @@ function checkKeys(problems: string[], prefix: keyof typeof KNOWN_KEYS, value: R
 }
 
 /** A URL as shown in an error: credentials and query string masked, since either may hold a secret. */
-function describeUrl(value: string): string {
-  return describeValue(value.replace(/^([^:/?#]*:\/\/)[^/?#]*@/, '$1***@').replace(/[?#].*$/s, '?…'));
+export function describeUrl(value: string): string {
+  // Userinfo ends at the first `/ ? # \`: a backslash ends the host for the URL parser, so
+  // `https://evil\@good` shows its real host, evil, rather than masking it as a password.
+  return describeValue(value.replace(/^([^:/?#\\]*:\/\/)[^/?#\\]*@/, '$1***@').replace(/[?#].*$/s, '?…'));
 }
 
 function checkUrl(problems: string[], name: string, value: unknown): void {
@@ -111,6 +113,8 @@ function checkUrl(problems: string[], name: string, value: unknown): void {
     return;
   }
   if (url.username || url.password) problems.push(`${name} must not contain credentials`);
+  // The WHATWG parser reads `\` as `/`, other parsers do not: an upstream check could see another host.
+  if (value.includes('\\')) problems.push(`${name} must not contain a backslash, got ${describeUrl(value)}`);
   // Plain http would let anyone on the path swap the keys; loopback is allowed for local development.
   if (url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.hostname)) {
     problems.push(`${name} must use https: (http: is allowed for localhost, 127.0.0.0/8 and [::1] only), got ${describeUrl(value)}`);

@@ -93,6 +93,8 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
       await this.registry.remove(resolved.issuer, source);
       throw err;
     }
+    // Removed while it warmed up: a caller recording the tenant as served would be wrong.
+    if (!this.registry.holds(source)) throw new JwksArgumentError(`issuer ${JSON.stringify(resolved.issuer)} was removed while it was being added`);
     return source.getState();
   }
 
@@ -164,7 +166,8 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
 
   /** Every issuer's state, by issuer. */
   getStates(): Record<string, JwksCacheState> {
-    const states: Record<string, JwksCacheState> = {};
+    // No prototype: an issuer named "__proto__" is an entry like any other, not the object's prototype.
+    const states: Record<string, JwksCacheState> = Object.create(null) as Record<string, JwksCacheState>;
     for (const source of this.registry.sources()) states[source.issuer.issuer] = source.getState();
     return states;
   }

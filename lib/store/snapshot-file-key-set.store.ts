@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
 import { initialKeySetState, type KeySetState } from '../cache/key-set.state.js';
 import type { KeySetLog } from '../cache/key-set.source.js';
 import type { KeySetId, KeySetStore } from './key-set.store.js';
@@ -47,6 +48,15 @@ export class SnapshotFileKeySetStore implements KeySetStore {
     }
     const { jwks, fetchedAt, etag, freshUntil } = read.snapshot;
     return { ...initialKeySetState(), jwks, fetchedAt, etag, freshUntil };
+  }
+
+  /** The issuer was removed: its file goes too, so a re-added issuer never restores the removed set. */
+  async delete(id: KeySetId): Promise<void> {
+    try {
+      await unlink(this.fileOf(id));
+    } catch (err) {
+      if ((err as { code?: string })?.code !== 'ENOENT') this.options.log.warn(`JWKS snapshot: could not be removed (${(err as { code?: string })?.code ?? 'error'})`);
+    }
   }
 
   /** A failed write is logged, never fatal: the set in memory keeps serving. */

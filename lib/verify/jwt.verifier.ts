@@ -89,7 +89,9 @@ export class JwtVerifier {
       // here, with no fetch and no state, however many arrive. Keys never cross issuers.
       route = router.route(payload.iss);
       if (route === undefined) throw new IssuerMismatchError(`token issuer is not ${router.describe()}`);
-      if (route.algorithms !== router.algorithms && !route.algorithms.has(jws.alg)) {
+      // Always checked, also when one issuer's set is the union: a header remembered from a token of
+      // a since-removed issuer must not skip its new issuer's allowlist.
+      if (!route.algorithms.has(jws.alg)) {
         throw new AlgorithmNotAllowedError(`algorithm ${JSON.stringify(jws.alg)} is not accepted for this issuer`);
       }
       if (route.typ !== null && (typeof jws.header.typ !== 'string' || normalizeTyp(jws.header.typ) !== route.typ)) {
@@ -104,12 +106,16 @@ export class JwtVerifier {
         .then((keys) => {
           // The fetch took time (up to fetch.timeoutMs): the token may have expired meanwhile.
           const later = this.clock.now();
+          // The issuer may have been removed while the keys were fetched: refused as if it never was.
+          if (this.router.route(claims.iss) !== found) throw new IssuerMismatchError(`token issuer is not ${this.router.describe()}`);
           validateClaims(claims, found.claims, later);
           return this.finish(token, jws, claims, keys, later, found);
         })
         .catch((err: unknown) => {
-          this.count(err, found);
-          throw err;
+          // Removed while this request waited: refused as a token of an unknown issuer, not as an outage.
+          const refusal = this.router.route(claims.iss) === found ? err : new IssuerMismatchError(`token issuer is not ${this.router.describe()}`);
+          this.count(refusal, found);
+          throw refusal;
         });
     } catch (err) {
       this.count(err, route);

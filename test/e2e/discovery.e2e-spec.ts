@@ -42,7 +42,7 @@ describe('httpDiscoveryFetcher against a real issuer', () => {
     it('reads jwks_uri from {issuer}/.well-known/openid-configuration, fetching nothing else', async () => {
       const issuer = await start();
       const result = await httpDiscoveryFetcher(discoveryRequest(issuer));
-      expect(result).toEqual({ jwksUri: issuer.jwksUri, documentUri: `${origin(issuer)}/.well-known/openid-configuration`, maxAgeMs: undefined });
+      expect(result).toEqual({ jwksUri: issuer.jwksUri, documentUri: `${origin(issuer)}/.well-known/openid-configuration`, maxAgeMs: undefined, document: 'oidc' });
       expect(issuer.discoveryRequestCount).toBe(1);
       expect(issuer.requestCount).toBe(0); // the key set itself is not fetched here
     });
@@ -75,7 +75,7 @@ describe('httpDiscoveryFetcher against a real issuer', () => {
       const issuer = await start();
       issuer.setDiscoveryFault({ body: { ...issuer.discoveryDocument(), id_token_signing_alg_values_supported: ['HS256', 'none'], token_endpoint: 42 } });
       const result = await httpDiscoveryFetcher(discoveryRequest(issuer));
-      expect(result).toEqual({ jwksUri: issuer.jwksUri, documentUri: `${origin(issuer)}/.well-known/openid-configuration` });
+      expect(result).toEqual({ jwksUri: issuer.jwksUri, documentUri: `${origin(issuer)}/.well-known/openid-configuration`, maxAgeMs: undefined, document: 'oidc' });
     });
   });
 
@@ -84,6 +84,16 @@ describe('httpDiscoveryFetcher against a real issuer', () => {
       const issuer = await start({ path: '/realms/a', discovery: 'rfc8414' });
       const result = await httpDiscoveryFetcher(discoveryRequest(issuer));
       expect(result).toMatchObject({ jwksUri: issuer.jwksUri, documentUri: `${origin(issuer)}/.well-known/oauth-authorization-server/realms/a` });
+      expect(issuer.discoveryRequestCount).toBe(2);
+    });
+
+    it('with `only` (a re-read), asks just that document: a 404 of the OIDC one never reaches the RFC 8414 location', async () => {
+      const issuer = await start({ discovery: 'both' });
+      issuer.queueDiscoveryFaults({ status: 404 });
+      await expect(httpDiscoveryFetcher({ ...discoveryRequest(issuer), only: 'oidc' })).rejects.toMatchObject({ kind: 'discovery', status: 404 });
+      expect(issuer.discoveryRequestCount).toBe(1);
+      const again = await httpDiscoveryFetcher({ ...discoveryRequest(issuer), only: 'rfc8414' });
+      expect(again).toMatchObject({ document: 'rfc8414', documentUri: `${origin(issuer)}/.well-known/oauth-authorization-server` });
       expect(issuer.discoveryRequestCount).toBe(2);
     });
 
