@@ -1,28 +1,14 @@
-import { Controller, Get, Query, type INestApplication } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { type INestApplication } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JwksAuthModule, JwksCacheService, JwksHealthIndicator, loggingListener, Public, type JwksAuthEvent } from '../../lib';
+import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JwksAuthModule, JwksCacheService, loggingListener, type JwksAuthEvent } from '../../lib';
 import { FakeClock, TestIssuer } from '../../lib/testing';
 import { ProtectedController } from '../fixtures/protected.controller';
+import { IssuersHealthController } from '../fixtures/health.controller';
 
 /* What an operator of a multi-tenant app meets: health before the first tenant and for a removed
  * one, a log line when tenants come and go, and test tokens signed on the app's fake clock. */
-
-@Controller('health')
-class HealthController {
-  constructor(
-    private readonly health: HealthCheckService,
-    private readonly jwks: JwksHealthIndicator,
-  ) {}
-
-  @Public()
-  @Get()
-  @HealthCheck()
-  check(@Query('issuer') issuer?: string) {
-    return this.health.check([() => this.jwks.isHealthy('jwks', { issuer })]);
-  }
-}
 
 describe('issuers, as an operator meets them', () => {
   let idp: TestIssuer;
@@ -36,7 +22,7 @@ describe('issuers, as an operator meets them', () => {
     const log = { log: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
     const moduleRef = await Test.createTestingModule({
       imports: [TerminusModule, JwksAuthModule.forRoot({ issuers: [], audience: idp.audience })],
-      controllers: [ProtectedController, HealthController],
+      controllers: [ProtectedController, IssuersHealthController],
     })
       .overrideProvider(JWKS_CLOCK)
       .useValue(clock)

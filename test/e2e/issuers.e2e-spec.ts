@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, type Server } from 'node:http';
-import { Controller, Get, Query, type INestApplication } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { type INestApplication } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import request from 'supertest';
 import {
   JwksArgumentError,
   JwksAuthModule,
   JwksCacheService,
-  JwksHealthIndicator,
   JwksOptionsError,
   JwtVerifier,
-  Public,
   type JwksAuthModuleOptions,
   type JwksIssuerOptions,
 } from '../../lib';
@@ -18,6 +16,7 @@ import { FakeClock, TestIssuer, waitFor, type TestIssuerFault } from '../../lib/
 import { bootApp } from '../fixtures/app';
 import { craft } from '../fixtures/craft';
 import { ProtectedController } from '../fixtures/protected.controller';
+import { IssuersHealthController } from '../fixtures/health.controller';
 
 /**
  * The "Issuers" acceptance tests: real Nest apps over HTTP against three real TestIssuers, each
@@ -26,21 +25,6 @@ import { ProtectedController } from '../fixtures/protected.controller';
  * app is not configured for. Fake clocks keep every timer (background refresh, cooldown, backoff,
  * maxTtlMs) under the test's control; the HTTP is real.
  */
-
-@Controller('health')
-class HealthController {
-  constructor(
-    private readonly health: HealthCheckService,
-    private readonly jwks: JwksHealthIndicator,
-  ) {}
-
-  @Public()
-  @Get()
-  @HealthCheck()
-  check(@Query('require') mode?: 'all' | 'any', @Query('issuer') issuer?: string) {
-    return this.health.check([() => this.jwks.isHealthy('jwks', { require: mode, issuer })]);
-  }
-}
 
 interface Issuers {
   /** Keycloak-style realm, OIDC document. */
@@ -92,7 +76,7 @@ interface Booted {
 
 async function boot(options: JwksAuthModuleOptions): Promise<Booted> {
   const clock = new FakeClock();
-  const app = await bootApp({ imports: [TerminusModule, JwksAuthModule.forRoot(options)], controllers: [ProtectedController, HealthController] }, { clock });
+  const app = await bootApp({ imports: [TerminusModule, JwksAuthModule.forRoot(options)], controllers: [ProtectedController, IssuersHealthController] }, { clock });
   // One listening server for the whole app: thousands of requests need no bind each.
   await app.listen(0, '127.0.0.1');
   return { app, server: app.getHttpServer() as Server, cache: app.get(JwksCacheService), verifier: app.get(JwtVerifier), clock };
