@@ -34,7 +34,7 @@ export type { KeySetLog } from './cache/key-set.source.js';
 export { loggingListener, type JwksAuthEvent, type JwksAuthEventBody, type JwksAuthEventListener } from './events/jwks-auth.events.js';
 export type { FetchReason } from './cache/key-set.policy.js';
 export type { JwksFetcher, JwksFetchRequest, JwksFetchResult } from './fetch/jwks.fetcher.js';
-export { httpDiscoveryFetcher, type DiscoveryFetcher, type DiscoveryRequest, type DiscoveryResult } from './fetch/discovery.fetcher.js';
+export { httpDiscoveryFetcher, type DiscoveryDocumentKind, type DiscoveryFetcher, type DiscoveryRequest, type DiscoveryResult } from './fetch/discovery.fetcher.js';
 export { JwtVerifier, type KeyResolver, type IssuerRouter, type VerifiedToken } from './verify/jwt.verifier.js';
 export type { IssuerRoute } from './verify/issuer.route.js';
 export type { ClaimsPolicy } from './verify/claims.validator.js';
