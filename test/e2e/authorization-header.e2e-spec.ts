@@ -5,7 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { JwksAuthGuard, JwksAuthModule } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
-import { bootApp, issuerOptions } from '../fixtures/app';
+import { bootApp, issuerOptions, HTTP_PLATFORMS } from '../fixtures/app';
 import { rawGet } from '../fixtures/raw-http';
 
 /** The codes the guard refused with, in order (read from what it hands to `handleRequest`). */
@@ -13,14 +13,14 @@ function refusalCodes(spy: { mock: { calls: unknown[][] } }): string[] {
   return spy.mock.calls.map(([err]) => (err as { code?: string } | null)?.code ?? 'none');
 }
 
-describe('the Authorization header over real HTTP', () => {
+describe.each(HTTP_PLATFORMS)('the Authorization header over real HTTP (%s)', (platform) => {
   let issuer: TestIssuer;
   let app: INestApplication;
   let port: number;
 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
-    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer))] });
+    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer))] }, { platform });
     await app.listen(0, '127.0.0.1');
     port = ((app.getHttpServer() as Server).address() as AddressInfo).port;
   });

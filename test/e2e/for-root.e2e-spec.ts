@@ -3,19 +3,23 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { JwksAuthModule, JwksCacheService, JwksOptionsError } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
-import { bootApp, issuerOptions } from '../fixtures/app';
+import { bootApp, issuerOptions, HTTP_PLATFORMS } from '../fixtures/app';
 
-describe('JwksAuthModule.forRoot', () => {
+describe.each(HTTP_PLATFORMS)('JwksAuthModule.forRoot (%s)', (platform) => {
   let issuer: TestIssuer;
   let app: INestApplication;
 
   beforeAll(async () => {
     issuer = await TestIssuer.start({ alg: 'ES256' });
-    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer, { algorithms: ['ES256'], isGlobal: true } as never))] });
+    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer, { algorithms: ['ES256'], isGlobal: true } as never))] }, { platform });
   });
   afterAll(async () => {
     await app.close();
     await issuer.close();
+  });
+
+  it('runs on the HTTP platform it names', () => {
+    expect(app.getHttpAdapter().getType()).toBe(platform);
   });
 
   it('registers the cache, guard and strategy from static options', async () => {

@@ -2,9 +2,9 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { JwksAuthModule } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
-import { bootApp, issuerOptions } from '../fixtures/app';
+import { bootApp, issuerOptions, HTTP_PLATFORMS } from '../fixtures/app';
 
-describe('globalGuard: true', () => {
+describe.each(HTTP_PLATFORMS)('globalGuard: true (%s)', (platform) => {
   let issuer: TestIssuer;
   beforeAll(async () => {
     issuer = await TestIssuer.start();
@@ -19,7 +19,7 @@ describe('globalGuard: true', () => {
       beforeAll(async () => {
         const options = issuerOptions(issuer, { globalGuard: true });
         const module = style === 'forRoot' ? JwksAuthModule.forRoot(options) : JwksAuthModule.forRootAsync({ useFactory: () => options });
-        app = await bootApp({ imports: [module] });
+        app = await bootApp({ imports: [module] }, { platform });
       });
       afterAll(async () => {
         await app.close();
@@ -40,7 +40,7 @@ describe('globalGuard: true', () => {
   }
 
   it('forRootAsync without globalGuard leaves unguarded routes open', async () => {
-    const app = await bootApp({ imports: [JwksAuthModule.forRootAsync({ useFactory: () => issuerOptions(issuer) })] });
+    const app = await bootApp({ imports: [JwksAuthModule.forRootAsync({ useFactory: () => issuerOptions(issuer) })] }, { platform });
     await request(app.getHttpServer()).get('/unguarded').expect(200);
     await request(app.getHttpServer()).get('/me').expect(401);
     await app.close();

@@ -4,7 +4,7 @@ import type { ContextType } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { JwksAuthGuard, JwksAuthModule } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
-import { bootApp, issuerOptions } from '../fixtures/app';
+import { bootApp, issuerOptions, HTTP_PLATFORMS } from '../fixtures/app';
 
 class SomeHandlers {
   handle(): void {}
@@ -15,13 +15,13 @@ class SomeHandlers {
  * the transport passes first: a payload, a socket, nothing. Until those transports are supported,
  * the guard must refuse cleanly (UnauthorizedException), never crash with a TypeError.
  */
-describe('JwksAuthGuard on non-HTTP execution contexts', () => {
+describe.each(HTTP_PLATFORMS)('JwksAuthGuard on non-HTTP execution contexts (%s)', (platform) => {
   let issuer: TestIssuer;
   let app: INestApplication;
   let guard: JwksAuthGuard;
   beforeAll(async () => {
     issuer = await TestIssuer.start();
-    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer))] });
+    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer))] }, { platform });
     guard = app.get(JwksAuthGuard);
   });
   afterAll(async () => {

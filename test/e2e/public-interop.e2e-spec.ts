@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import request from 'supertest';
 import { JWKS_PUBLIC_KEY, JwksAuthGuard, JwksAuthModule, Public } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
-import { bootApp, issuerOptions } from '../fixtures/app';
+import { bootApp, issuerOptions, HTTP_PLATFORMS } from '../fixtures/app';
 
 /** The `@Public()` of the NestJS authentication docs, as apps copy it. */
 const DocsPublic = () => SetMetadata('isPublic', true);
@@ -58,7 +58,7 @@ class AppGuardController {
   }
 }
 
-describe('@Public() interoperates with the NestJS docs recipe and with apps\' own guards', () => {
+describe.each(HTTP_PLATFORMS)('@Public() interoperates with the NestJS docs recipe and with apps\' own guards (%s)', (platform) => {
   let issuer: TestIssuer;
   let app: INestApplication;
   beforeAll(async () => {
@@ -66,7 +66,7 @@ describe('@Public() interoperates with the NestJS docs recipe and with apps\' ow
     app = await bootApp({
       imports: [JwksAuthModule.forRoot(issuerOptions(issuer))],
       controllers: [DocsStyleController, DocsPublicClassController, AppGuardController],
-    });
+    }, { platform });
   });
   afterAll(async () => {
     await app.close();

@@ -2,16 +2,16 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { JwksAuthModule, JwksCacheService, JwtVerifier } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
-import { bootApp, issuerOptions } from '../fixtures/app';
+import { bootApp, issuerOptions, HTTP_PLATFORMS } from '../fixtures/app';
 
-describe('revokeKey() over HTTP: the emergency tool', () => {
+describe.each(HTTP_PLATFORMS)('revokeKey() over HTTP: the emergency tool (%s)', (platform) => {
   let issuer: TestIssuer;
   let app: INestApplication;
   let cache: JwksCacheService;
 
   beforeEach(async () => {
     issuer = await TestIssuer.start();
-    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer, { verifiedTokenCache: true }))] });
+    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer, { verifiedTokenCache: true }))] }, { platform });
     cache = app.get(JwksCacheService);
   });
   afterEach(async () => {

@@ -4,14 +4,14 @@ import request from 'supertest';
 import { JwksAuthGuard, JwksAuthModule, JwksCacheService, KeySetUnavailableError, type JwksAuthModuleOptions } from '../../lib';
 import { FakeClock, TestIssuer, waitFor } from '../../lib/testing';
 import { JWKS_DEFAULTS } from '../../lib/jwks-auth.constants';
-import { bootApp, issuerOptions } from '../fixtures/app';
+import { bootApp, issuerOptions, HTTP_PLATFORMS } from '../fixtures/app';
 
 /**
  * No usable key set: the server cannot verify, the token is not at fault. The client gets 503
  * with Retry-After (so it retries instead of sending its user to log in again at an IdP that is
  * already down), or 401 when the app asks for it with `unavailableStatus: 401`.
  */
-describe('no usable key set over HTTP', () => {
+describe.each(HTTP_PLATFORMS)('no usable key set over HTTP (%s)', (platform) => {
   let issuer: TestIssuer;
   let app: INestApplication | undefined;
   let spy: ReturnType<typeof jest.spyOn>;
@@ -31,7 +31,7 @@ describe('no usable key set over HTTP', () => {
   });
 
   async function boot(overrides: Partial<JwksAuthModuleOptions> = {}) {
-    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer, { failOnWarmupError: false, ...overrides }))] }, { clock });
+    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer, { failOnWarmupError: false, ...overrides }))] }, { clock, platform });
     expect(app.get(JwksCacheService).getState().phase).toBe('empty');
     return request(app.getHttpServer());
   }

@@ -3,18 +3,18 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { JwksAuthModule, JwksCacheService } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
-import { bootApp, issuerOptions } from '../fixtures/app';
+import { bootApp, issuerOptions, HTTP_PLATFORMS } from '../fixtures/app';
 
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
-describe('JwksAuthGuard over HTTP against a real JWKS endpoint', () => {
+describe.each(HTTP_PLATFORMS)('JwksAuthGuard over HTTP against a real JWKS endpoint (%s)', (platform) => {
   let issuer: TestIssuer;
   let app: INestApplication;
   let http: ReturnType<typeof request>;
 
   beforeAll(async () => {
     issuer = await TestIssuer.start();
-    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer))] });
+    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer))] }, { platform });
     http = request(app.getHttpServer());
   });
   afterAll(async () => {
