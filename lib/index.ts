@@ -9,7 +9,9 @@ export type {
   JwksFetchOptions,
   ResolvedJwksOptions,
   VerifiedTokenCacheOptions,
+  JwksUserMapper,
 } from './interfaces/jwks-auth-options.interface.js';
+export type { JwksTokenSource, JwksTokenExtractor, ResolvedTokenSource } from './guards/token.source.js';
 export {
   auth0Issuer,
   oktaIssuer,

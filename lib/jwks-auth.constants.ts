@@ -91,6 +91,18 @@ export const JWKS_DEFAULTS = {
   maxKeys: 100,
   /** Tokens above this size are refused before any decoding: access tokens are well under 4 KiB. */
   maxTokenBytes: 8 * 1024,
+  /**
+   * Longest Cookie header or query string scanned for a token (`token: { from: 'cookie' | 'query' }`);
+   * longer ones are refused as malformed without being read. Twice Node's default limit for all
+   * headers together (16 KiB): only a server with a raised limit sees more, and the scan per
+   * request stays bounded whatever that limit is.
+   */
+  maxTokenSourceScanBytes: 32 * 1024,
+  /**
+   * Longest header, cookie or query parameter name accepted by the `token` option: real names are
+   * a few dozen characters; the bound keeps the option from becoming a per-request cost.
+   */
+  maxTokenSourceNameChars: 256,
   /** RS256 is what every IdP signs access tokens with by default. */
   algorithms: ['RS256'] as readonly string[],
   /**

@@ -1,15 +1,18 @@
 import { createParamDecorator, type ExecutionContext, type PipeTransform, type Type } from '@nestjs/common';
+import { requestUser } from '../guards/request-user.property.js';
 
 /**
- * The verified claims of the current request (`request.user`), or one claim by name:
- * `@CurrentUser() claims`, `@CurrentUser('sub') userId`.
+ * The current request's user, or one of its properties by name: `@CurrentUser() claims`,
+ * `@CurrentUser('sub') userId`. The user is the verified claims, or what `mapUser` made of them;
+ * it is read where the guard wrote it (`request.user`, or PassportModule's `property` /
+ * the `userProperty` option).
  *
  * The type is written out: the one inferred from `createParamDecorator` names
  * `ParameterDecoratorOptions`, which exists only in NestJS 12, so a NestJS 11 app could not
  * compile the shipped declarations.
  */
 export const CurrentUser: (...dataOrPipes: (string | undefined | PipeTransform | Type<PipeTransform>)[]) => ParameterDecorator = createParamDecorator((claim: string | undefined, ctx: ExecutionContext) => {
-  const user = ctx.switchToHttp().getRequest<{ user?: Record<string, unknown> }>().user;
+  const user = requestUser(ctx.switchToHttp().getRequest()) as Record<string, unknown> | undefined;
   if (claim === undefined) return user;
-  return user !== undefined && Object.prototype.hasOwnProperty.call(user, claim) ? user[claim] : undefined;
+  return typeof user === 'object' && user !== null && Object.prototype.hasOwnProperty.call(user, claim) ? user[claim] : undefined;
 });

@@ -15,7 +15,13 @@ export interface HttpRequestLike {
   rawHeaders?: unknown;
   /** Node ≥ 18.3: every header as an array of its values, repeated ones kept. */
   headersDistinct?: Record<string, string[] | undefined> | null;
-  raw?: { rawHeaders?: unknown } | null;
+  raw?: { rawHeaders?: unknown; url?: unknown } | null;
+  /** Set by cookie-parser (Express) or @fastify/cookie; read only when no Cookie header is present. */
+  cookies?: unknown;
+  /** Express: the URL as received, before any mount point was stripped from `url`. */
+  originalUrl?: unknown;
+  /** The request target, query string included. */
+  url?: unknown;
   user?: unknown;
 }
 
@@ -61,8 +67,17 @@ export function extractBearerToken(request: unknown): string {
   if (header === undefined) throw new TokenMissingError('no Authorization header');
   if (typeof header !== 'string') throw new TokenMalformedError('Authorization header is not a single string');
   if (hasRepeatedAuthorization(req!)) throw new TokenMalformedError('more than one Authorization header');
-  const match = BEARER.exec(header);
+  return bearerTokenOf(header, 'Authorization');
+}
+
+/**
+ * The token of a `Bearer <token>` header value.
+ * @throws TokenMissingError when the value carries another scheme or nothing
+ * @throws TokenMalformedError when it is `Bearer` without exactly one token
+ */
+export function bearerTokenOf(value: string, headerName: string): string {
+  const match = BEARER.exec(value);
   if (match !== null) return match[1];
-  if (!BEARER_SCHEME.test(header)) throw new TokenMissingError('the Authorization header carries no bearer token');
-  throw new TokenMalformedError('Authorization header is not a bearer token');
+  if (!BEARER_SCHEME.test(value)) throw new TokenMissingError(`the ${headerName} header carries no bearer token`);
+  throw new TokenMalformedError(`${headerName} header is not a bearer token`);
 }

@@ -10,14 +10,30 @@ import {
 import { Reflector } from '@nestjs/core';
 import { AuthGuard, AuthModuleOptions } from '@nestjs/passport';
 import { DOCS_IS_PUBLIC_KEY, IS_PUBLIC_KEY, JWKS_DEFAULTS, JWKS_RESOLVED_OPTIONS, JWKS_STRATEGY_NAME } from '../jwks-auth.constants.js';
-import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
-import { JwtVerificationError, KeySetUnavailableError, TokenMissingError } from '../errors/jwks.errors.js';
+import type { JwksUserMapper, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import { JwksOptionsError, JwtVerificationError, KeySetUnavailableError, TokenMissingError } from '../errors/jwks.errors.js';
 import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier.js';
 import { extractBearerToken } from './authorization.header.js';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, retryAfterSeconds } from './refusal.headers.js';
 import { RefusalLog } from './refusal.log.js';
+import { isUsableUserProperty, REQUEST_USER_PROPERTY } from './request-user.property.js';
+import { compileTokenSource, type TokenReader } from './token.source.js';
 
 type HeaderSink = { setHeader?: (name: string, value: string) => void; header?: (name: string, value: string) => void };
+
+/** What the guard derives from its options once, on its first request (the options are property-injected). */
+interface GuardSetup {
+  readonly readToken: TokenReader;
+  /** Where the user is written: `user` unless PassportModule's `property` or `userProperty` says otherwise. */
+  readonly property: string;
+  readonly mapUser: JwksUserMapper | null;
+}
+
+/** An error's name for a log line: the app's code threw it, so bounded and printable, never its message. */
+function errorName(err: unknown): string {
+  const name: unknown = (err as { name?: unknown } | null)?.name;
+  return typeof name === 'string' ? name.replace(/[^\w.$-]/g, '?').slice(0, 64) : typeof err;
+}
 
 /**
  * Protects routes with a bearer token verified against the issuer's JWKS.
@@ -38,6 +54,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
   private readonly refusalLog = new RefusalLog(this.logger);
   /** Per controller class, per handler: whether the route is public. Metadata is fixed once decorated. */
   private readonly publicRoutes = new WeakMap<object, WeakMap<object, boolean>>();
+  private setup?: GuardSetup;
 
   /**
    * Property-injected, so a subclass with a constructor of its own still honours the options.
@@ -78,7 +95,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
     return this.conclude(context, request, null, result.claims);
   }
 
-  private conclude(context: ExecutionContext, request: unknown, error: unknown, user: unknown): true {
+  private conclude(context: ExecutionContext, request: unknown, error: unknown, user: unknown): true | Promise<true> {
     let accepted: unknown;
     try {
       accepted = this.handleRequest(error, user, error, context);
@@ -86,9 +103,52 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
       this.setRefusalHeaders(context, error, err);
       throw err;
     }
+    const setup = this.setup ?? this.prepare();
+    if (setup.mapUser === null) return this.assignUser(request, accepted, setup.property);
+    return this.mapUser(context, request, accepted, setup.mapUser, setup.property);
+  }
+
+  /** `mapUser`: synchronous unless it returns a promise; a throw or no user is a 401. */
+  private mapUser(context: ExecutionContext, request: unknown, claims: unknown, mapUser: JwksUserMapper, property: string): true | Promise<true> {
+    let mapped: unknown;
+    try {
+      mapped = mapUser(claims as Parameters<JwksUserMapper>[0], context);
+    } catch (err) {
+      return this.refuseMapping(context, err);
+    }
+    if (typeof (mapped as PromiseLike<unknown> | null)?.then === 'function') {
+      return Promise.resolve(mapped).then(
+        (resolved) => this.assignMapped(context, request, resolved, property),
+        (err: unknown) => this.refuseMapping(context, err),
+      );
+    }
+    return this.assignMapped(context, request, mapped, property);
+  }
+
+  private assignMapped(context: ExecutionContext, request: unknown, user: unknown, property: string): true {
+    if (!user) {
+      this.refusalLog.refused('mapUser returned no user');
+      this.setHeader(context, 'WWW-Authenticate', CHALLENGE_INVALID_TOKEN);
+      throw new UnauthorizedException();
+    }
+    return this.assignUser(request, user, property);
+  }
+
+  /** The app's `mapUser` threw: its bug or its outage (a database), not the client's. Logged by name only: a message may hold personal data. */
+  private refuseMapping(context: ExecutionContext, err: unknown): never {
+    this.refusalLog.refused(`mapUser threw ${errorName(err)}`, true);
+    this.setHeader(context, 'WWW-Authenticate', CHALLENGE_INVALID_TOKEN);
+    throw new UnauthorizedException();
+  }
+
+  private assignUser(request: unknown, user: unknown, property: string): true {
     if (typeof request === 'object' && request !== null) {
       try {
-        (request as { user?: unknown }).user = accepted;
+        if (property === 'user') (request as { user?: unknown }).user = user;
+        else {
+          (request as Record<string, unknown>)[property] = user;
+          (request as Record<symbol, unknown>)[REQUEST_USER_PROPERTY] = property;
+        }
       } catch {
         // A frozen or proxied non-HTTP payload: the handler could not see who called. Refuse.
         this.refusalLog.refused('request object not writable', true);
@@ -96,6 +156,17 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
       }
     }
     return true;
+  }
+
+  /** Reads the options once: they are property-injected, so not yet there in the constructor. */
+  private prepare(): GuardSetup {
+    const options = this.resolvedOptions;
+    const property: unknown = options?.userProperty ?? (this as { options?: { property?: unknown } }).options?.property ?? 'user';
+    if (!isUsableUserProperty(property)) {
+      throw new JwksOptionsError([`PassportModule's property must be a property name such as "user" or "account", got ${JSON.stringify(String(property)).slice(0, 66)}`]);
+    }
+    const readToken = compileTokenSource(options?.token ?? null, extractBearerToken, (err) => this.refusalLog.refused(`token extractor threw ${errorName(err)}`, true));
+    return (this.setup = { readToken, property, mapUser: options?.mapUser ?? null });
   }
 
   /**
@@ -140,11 +211,12 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
   }
 
   /**
-   * The bearer token of the Authorization header (RFC 6750 §2.1). A header sent twice is refused:
-   * Node keeps the first, a proxy may have read the last.
+   * The token of the request, from the `token` option's source. By default the bearer token of the
+   * Authorization header (RFC 6750 §2.1); a header sent twice is refused: Node keeps the first, a
+   * proxy may have read the last.
    */
   protected extractToken(request: unknown): string {
-    return extractBearerToken(request);
+    return (this.setup ?? this.prepare()).readToken(request);
   }
 
   private unavailableStatus(): 401 | 503 {

@@ -1,3 +1,14 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { JwksTokenSource, ResolvedTokenSource } from '../guards/token.source.js';
+import type { JwtClaims } from '../verify/claims.validator.js';
+
+/**
+ * Turns the verified claims into the request's user (e.g. loads the account). Sync or async; the
+ * result is written where `@CurrentUser()` reads it. Throwing, or returning `null`, `undefined` or
+ * `false`, refuses the request with 401 (a throw is logged at error level, by error name).
+ */
+export type JwksUserMapper = (claims: JwtClaims, context: ExecutionContext) => unknown;
+
 /** Key-set cache tuning; every field has a default in `JWKS_DEFAULTS`. */
 export interface JwksCacheOptions {
   /** How long a fetched key set is fresh. Default 10 min. */
@@ -140,6 +151,21 @@ export interface JwksAuthModuleOptions {
    * so two registrations under one name would share one strategy.
    */
   strategyName?: string;
+  /**
+   * Where the guard reads the token. Default: the bearer token of the Authorization header (sent
+   * once). `{ from: 'header', name, scheme? }`, `{ from: 'cookie', name }`, `{ from: 'query', name }`
+   * or a function `(request) => string | null | undefined` such as passport-jwt's `ExtractJwt`
+   * extractors. See `JwksTokenSource`.
+   */
+  token?: JwksTokenSource;
+  /** Builds the request's user from the verified claims (e.g. loads the account). Default: the claims themselves. See `JwksUserMapper`. */
+  mapUser?: JwksUserMapper;
+  /**
+   * The request property the guard writes the user to and `@CurrentUser()` reads. Default:
+   * PassportModule's `property` where the guard can see that registration (not the global guard,
+   * which lives in this module), else `'user'`.
+   */
+  userProperty?: string;
 }
 
 /** Verified-token cache tuning; every field has a default in `JWKS_DEFAULTS`. */
@@ -192,4 +218,9 @@ export interface ResolvedJwksOptions {
   readonly unavailableStatus: 401 | 503;
   readonly strategyName: string;
   readonly maxTokenBytes: number;
+  /** null: the transport's default (HTTP: the Authorization header's bearer token). */
+  readonly token: ResolvedTokenSource | null;
+  readonly mapUser: JwksUserMapper | null;
+  /** null: PassportModule's `property`, else `'user'`. */
+  readonly userProperty: string | null;
 }

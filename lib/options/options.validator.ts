@@ -1,6 +1,8 @@
 import { JWKS_DEFAULTS, JWKS_STRATEGY_NAME, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
 import { JwksOptionsError } from '../errors/jwks.errors.js';
-import type { JwksAuthModuleOptions, JwksIssuerOptions, ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import type { JwksAuthModuleOptions, JwksIssuerOptions, JwksUserMapper, ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import type { ResolvedTokenSource } from '../guards/token.source.js';
+import { isUsableUserProperty } from '../guards/request-user.property.js';
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -13,7 +15,7 @@ const KNOWN_KEYS = {
   '': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'allowedJwksHosts', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
     'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus', 'strategyName',
-    'isGlobal',
+    'token', 'mapUser', 'userProperty', 'isGlobal',
   ],
   'issuers[].': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec',
@@ -25,6 +27,7 @@ const KNOWN_KEYS = {
   ],
   'fetch.': ['timeoutMs', 'maxResponseBytes', 'maxKeys'],
   'verifiedTokenCache.': ['maxEntries', 'ttlMs', 'maxBytes', 'maxEntryBytes'],
+  'token.': ['from', 'name', 'scheme'],
 } as const;
 
 /** `Array.prototype.every` skips the holes of a sparse array (`[, 'sub']`); this checks every index. */
@@ -293,6 +296,18 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     problems.push(`strategyName must be a short name of letters, digits and . _ : -, got ${describeValue(strategyName)}`);
   }
 
+  const token = tokenOption(problems, input.token);
+  let mapUser: JwksUserMapper | null = null;
+  if (input.mapUser !== undefined) {
+    if (typeof input.mapUser !== 'function') problems.push(`mapUser must be a function (claims, context) => user, got ${describeValue(input.mapUser)}`);
+    else mapUser = input.mapUser;
+  }
+  let userProperty: string | null = null;
+  if (input.userProperty !== undefined) {
+    if (!isUsableUserProperty(input.userProperty)) problems.push(`userProperty must be a property name such as "user" or "account" (letters, digits, _ and $; not one every object has), got ${describeValue(input.userProperty)}`);
+    else userProperty = input.userProperty;
+  }
+
   if (problems.length > 0) throw new JwksOptionsError(problems);
   return Object.freeze({
     issuers: Object.freeze(issuers),
@@ -312,7 +327,56 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     unavailableStatus,
     strategyName,
     maxTokenBytes: JWKS_DEFAULTS.maxTokenBytes,
+    token,
+    mapUser,
+    userProperty,
   });
+}
+
+/** RFC 9110 §5.1 field names and RFC 6265 cookie names are both RFC 9110 tokens. */
+const TOKEN_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A query parameter name as it appears in the URL: no separator, no `=`, no `#`, no space. */
+const QUERY_NAME = /^[^&=#?\s%]+$/;
+const TOKEN_SHAPE = `{ from: 'header', name?, scheme? }, { from: 'cookie', name }, { from: 'query', name } or a function (request) => string | null`;
+
+/** The `token` option: null for the default (the Authorization header's bearer token). */
+function tokenOption(problems: string[], value: unknown): ResolvedTokenSource | null {
+  if (value === undefined) return null;
+  if (typeof value === 'function') return Object.freeze({ from: 'function', extract: value as (request: unknown) => string | null });
+  if (!isPlainObject(value)) {
+    problems.push(`token must be ${TOKEN_SHAPE}, got ${describeValue(value)}`);
+    return null;
+  }
+  const before = problems.length;
+  checkKeys(problems, 'token.', value);
+  const { from, name, scheme } = value;
+  if (from !== 'header' && from !== 'cookie' && from !== 'query') {
+    problems.push(`token.from must be "header", "cookie" or "query", got ${describeValue(from)}`);
+    return null;
+  }
+  const max = JWKS_DEFAULTS.maxTokenSourceNameChars;
+  if (from === 'header') {
+    if (name !== undefined && !(typeof name === 'string' && name.length <= max && TOKEN_CHARS.test(name))) {
+      problems.push(`token.name must be a header name such as "x-api-token" (letters, digits and !#$%&'*+.^_\`|~-, at most ${max}), got ${describeValue(name)}`);
+    }
+    if (scheme !== undefined && scheme !== 'Bearer' && scheme !== null) {
+      problems.push(`token.scheme must be "Bearer" (read "Bearer <token>") or null (the whole header value), got ${describeValue(scheme)}`);
+    }
+    if (problems.length > before) return null;
+    const header = ((name as string | undefined) ?? 'authorization').toLowerCase();
+    const resolvedScheme = scheme === undefined ? (header === 'authorization' ? 'Bearer' : null) : (scheme as 'Bearer' | null);
+    // The default, spelt out: the default reader, with its fast path and repeated-header refusal.
+    if (header === 'authorization' && resolvedScheme === 'Bearer') return null;
+    return Object.freeze({ from, name: header, scheme: resolvedScheme });
+  }
+  if (scheme !== undefined) problems.push(`token.scheme applies to { from: 'header' } only, not to { from: '${from}' }`);
+  const ok = typeof name === 'string' && name.length <= max && (from === 'cookie' ? TOKEN_CHARS.test(name) : QUERY_NAME.test(name));
+  if (!ok) {
+    const what = from === 'cookie' ? `a cookie name such as "access_token" (letters, digits and !#$%&'*+.^_\`|~-, at most ${max})` : `a query parameter name such as "access_token" (no & = # ? % or space, at most ${max})`;
+    problems.push(`token.name is required for { from: '${from}' }: ${what}, got ${describeValue(name)}`);
+  }
+  if (problems.length > before) return null;
+  return Object.freeze({ from, name: name as string });
 }
 
 /** Top-level options of the one-issuer shorthand that are no shared default of several issuers. */
