@@ -1,3 +1,5 @@
+import type { GrantClaimsOptions, ResolvedGrantClaims } from '../authorization/grant-claims.mapper.js';
+
 /** Key-set cache tuning; every field has a default in `JWKS_DEFAULTS`. */
 export interface JwksCacheOptions {
   /** How long a fetched key set is fresh. Default 10 min. */
@@ -80,6 +82,12 @@ export interface JwksIssuerOptions {
    * document choose the keys.
    */
   allowedJwksHosts?: string[];
+  /**
+   * Where this issuer's tokens carry scopes, permissions and roles, for `@Scopes()`,
+   * `@Permissions()` and `@Roles()`. Each kind left out keeps its default
+   * (`JWKS_DEFAULT_GRANT_CLAIMS`); the presets set their identity provider's places.
+   */
+  grantClaims?: GrantClaimsOptions;
 }
 
 /**
@@ -99,6 +107,8 @@ export interface JwksAuthModuleOptions {
   requiredClaimValues?: Record<string, string>;
   /** One-issuer shorthand only: see `JwksIssuerOptions.allowedJwksHosts`. */
   allowedJwksHosts?: string[];
+  /** One-issuer shorthand only: see `JwksIssuerOptions.grantClaims`. */
+  grantClaims?: GrantClaimsOptions;
   /**
    * Several issuers, each with its own key set: `[{ issuer, audience, jwksUri? }, ...]` or what
    * the presets return (arrays are flattened). Not together with a flat `issuer` or `jwksUri`.
@@ -168,6 +178,8 @@ export interface ResolvedIssuerOptions {
   readonly requiredClaims: readonly string[];
   readonly typ: string | null;
   readonly allowedJwksHosts: readonly string[];
+  /** Every kind set: the issuer's own places, else `JWKS_DEFAULT_GRANT_CLAIMS`. */
+  readonly grantClaims: ResolvedGrantClaims;
 }
 
 /** Options after validation, with every default applied. Read-only at runtime. */
