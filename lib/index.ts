@@ -1,6 +1,6 @@
 export { JwksAuthModule } from './jwks-auth.module.js';
 export { JWKS_AUTH_MODULE_OPTIONS, type JwksAuthModuleAsyncOptions, type JwksAuthModuleForRootOptions } from './jwks-auth.module-definition.js';
-export { JWKS_CLOCK, JWKS_DEFAULTS, JWKS_DISCOVERY_FETCHER, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
+export { JWKS_CLOCK, JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, JWKS_DISCOVERY_FETCHER, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
 export type {
   JwksAuthModuleOptions,
   JwksIssuerOptions,
@@ -47,6 +47,17 @@ export type { HttpRequestLike } from './guards/authorization.header.js';
 export { JwksStrategy, type JwksPassportStrategy, type JwksStrategyClass } from './passport/jwks.strategy.js';
 export { JwksHealthIndicator, type JwksHealthCheckOptions, type JwksHealthIndicatorResult } from './health/jwks.health.js';
 export { Public } from './decorators/public.decorator.js';
+export { Scopes, Permissions, Roles, type GrantDecorator, type GrantDecoratorFactory } from './authorization/grant.decorators.js';
+export { unmetRequirement, satisfies, type GrantKind, type GrantMode, type GrantRequirement, type HeldGrants } from './authorization/grants.policy.js';
+export type {
+  ClaimPath,
+  GrantClaimMapper,
+  GrantClaimSource,
+  GrantClaimsOptions,
+  GrantReader,
+  ResolvedGrantClaims,
+  ResolvedGrantSource,
+} from './authorization/grant-claims.mapper.js';
 export { JWKS_PUBLIC_KEY } from './decorators/public.decorator.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';
 export * from './errors/jwks.errors.js';

@@ -1,3 +1,5 @@
+import type { ResolvedGrantClaims } from './authorization/grant-claims.mapper.js';
+
 /**
  * Every default in one place, each with the reason for its value.
  * shared/REFERENCE.md records what other verifiers and identity providers do.
@@ -190,6 +192,21 @@ export const REFUSAL_SPIKE_THRESHOLD = 100;
  * while no set is held, fetches are retried at most `unavailableRetryMaxMs` apart.
  */
 export const UNAVAILABLE_RETRY_AFTER_SEC = Math.ceil(JWKS_DEFAULTS.unavailableRetryMaxMs / 1000);
+
+/** Metadata key of `@Scopes()`, `@Permissions()` and `@Roles()`: the route's `GrantRequirement[]`. */
+export const GRANTS_KEY = 'jwks-auth:grants';
+/**
+ * Where grants are read when an issuer sets no `grantClaims` (each preset sets its own IdP's):
+ * scopes from `scope` (RFC 9068, space-separated) and `scp` (Entra, Okta); permissions from
+ * `permissions` (Auth0 RBAC); roles from `roles` (Entra app roles), `realm_access.roles` (Keycloak
+ * realm roles) and `cognito:groups` (Cognito). Keycloak client roles need the client's name, so
+ * only `keycloakIssuer({ clientId })` reads them.
+ */
+export const JWKS_DEFAULT_GRANT_CLAIMS: ResolvedGrantClaims = Object.freeze({
+  scopes: Object.freeze([Object.freeze(['scope']), Object.freeze(['scp'])]),
+  permissions: Object.freeze([Object.freeze(['permissions'])]),
+  roles: Object.freeze([Object.freeze(['roles']), Object.freeze(['realm_access', 'roles']), Object.freeze(['cognito:groups'])]),
+});
 
 /** Injection token of the validated, defaulted options (`ResolvedJwksOptions`). */
 export const JWKS_RESOLVED_OPTIONS = Symbol('JWKS_RESOLVED_OPTIONS');

@@ -149,3 +149,23 @@ export class TokenTypeError extends JwtVerificationError {
 export class TokenTooOldError extends JwtVerificationError {
   readonly code = 'ERR_JWT_TOO_OLD';
 }
+
+/**
+ * A verified token lacks a scope, permission or role the route requires (`@Scopes()`,
+ * `@Permissions()`, `@Roles()`). Not a verification failure: the token is genuine, so over HTTP
+ * the guard answers 403 with `Bearer error="insufficient_scope"` (RFC 6750 §3.1), this error as
+ * the exception's `cause`, for a transport to map to its own shape. The code names RFC 6750's
+ * error, which covers all three kinds.
+ */
+export class InsufficientGrantError extends JwksAuthError {
+  readonly code = 'ERR_JWT_INSUFFICIENT_SCOPE';
+  constructor(
+    /** Which kind of grant was missing. */
+    readonly kind: 'scopes' | 'permissions' | 'roles',
+    /** `all`: each of `required` was needed; `any`: one of them. */
+    readonly mode: 'all' | 'any',
+    readonly required: readonly string[],
+  ) {
+    super(`token lacks the required ${kind}: ${mode} of ${required.join(', ')}`);
+  }
+}

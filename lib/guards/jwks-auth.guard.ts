@@ -1,4 +1,5 @@
 import {
+  ForbiddenException,
   Inject,
   Injectable,
   Logger,
@@ -11,7 +12,11 @@ import { Reflector } from '@nestjs/core';
 import { AuthGuard, AuthModuleOptions } from '@nestjs/passport';
 import { DOCS_IS_PUBLIC_KEY, IS_PUBLIC_KEY, JWKS_DEFAULTS, JWKS_RESOLVED_OPTIONS, JWKS_STRATEGY_NAME } from '../jwks-auth.constants.js';
 import type { JwksUserMapper, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
-import { JwksOptionsError, JwtVerificationError, KeySetUnavailableError, TokenMissingError } from '../errors/jwks.errors.js';
+import { InsufficientGrantError, JwksOptionsError, JwtVerificationError, KeySetUnavailableError, TokenMissingError } from '../errors/jwks.errors.js';
+import { insufficientScopeChallenge } from '../authorization/grant.challenge.js';
+import { routeGrantRequirements } from '../authorization/grant.requirements.js';
+import { unmetRequirement } from '../authorization/grants.policy.js';
+import type { JwtClaims } from '../verify/claims.validator.js';
 import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier.js';
 import { extractBearerToken } from './authorization.header.js';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, retryAfterSeconds } from './refusal.headers.js';
@@ -103,6 +108,8 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
       this.setRefusalHeaders(context, error, err);
       throw err;
     }
+    // Grants first: the account is loaded (mapUser) only for a token that may use this route.
+    this.authorize(context, user as JwtClaims);
     const setup = this.setup ?? this.prepare();
     if (setup.mapUser === null) return this.assignUser(request, accepted, setup.property);
     return this.mapUser(context, request, accepted, setup.mapUser, setup.property);
@@ -186,6 +193,26 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
       throw new UnauthorizedException();
     }
     return user as TUser;
+  }
+
+  /**
+   * Checks what `@Scopes()`, `@Permissions()` and `@Roles()` demand of the route (handler and
+   * controller: both must hold) against the verified claims, read where the token's issuer keeps
+   * them (`grantClaims`). Costs two WeakMap reads on a route without these decorators. A missing
+   * grant throws `ForbiddenException` (generic body, `InsufficientGrantError` as its `cause`) and,
+   * over HTTP, sets `WWW-Authenticate: Bearer error="insufficient_scope"` (RFC 6750 §3.1).
+   * Override to answer another transport's way.
+   */
+  protected authorize(context: ExecutionContext, claims: JwtClaims): void {
+    const required = routeGrantRequirements(context);
+    if (required === null) return;
+    const grants = this.verifier.grantsOf(claims);
+    const unmet = unmetRequirement(required, (kind) => grants.read(kind, claims));
+    if (unmet === undefined) return;
+    const refusal = new InsufficientGrantError(unmet.kind, unmet.mode, unmet.values);
+    this.refusalLog.refused(refusal.code);
+    this.setHeader(context, 'WWW-Authenticate', insufficientScopeChallenge(unmet));
+    throw new ForbiddenException(undefined, { cause: refusal });
   }
 
   /** `@Public()` on the handler or its controller skips authentication; so does the NestJS docs' `'isPublic'`. */

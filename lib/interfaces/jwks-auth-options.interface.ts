@@ -1,6 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { JwksTokenSource, ResolvedTokenSource } from '../guards/token.source.js';
 import type { JwtClaims } from '../verify/claims.validator.js';
+import type { GrantClaimsOptions, ResolvedGrantClaims } from '../authorization/grant-claims.mapper.js';
 
 /**
  * Turns the verified claims into the request's user (e.g. loads the account). Sync or async; the
@@ -91,6 +92,12 @@ export interface JwksIssuerOptions {
    * document choose the keys.
    */
   allowedJwksHosts?: string[];
+  /**
+   * Where this issuer's tokens carry scopes, permissions and roles, for `@Scopes()`,
+   * `@Permissions()` and `@Roles()`. Each kind left out keeps its default
+   * (`JWKS_DEFAULT_GRANT_CLAIMS`); the presets set their identity provider's places.
+   */
+  grantClaims?: GrantClaimsOptions;
 }
 
 /**
@@ -110,6 +117,8 @@ export interface JwksAuthModuleOptions {
   requiredClaimValues?: Record<string, string>;
   /** One-issuer shorthand only: see `JwksIssuerOptions.allowedJwksHosts`. */
   allowedJwksHosts?: string[];
+  /** One-issuer shorthand only: see `JwksIssuerOptions.grantClaims`. */
+  grantClaims?: GrantClaimsOptions;
   /**
    * Several issuers, each with its own key set: `[{ issuer, audience, jwksUri? }, ...]` or what
    * the presets return (arrays are flattened). Not together with a flat `issuer` or `jwksUri`.
@@ -194,6 +203,8 @@ export interface ResolvedIssuerOptions {
   readonly requiredClaims: readonly string[];
   readonly typ: string | null;
   readonly allowedJwksHosts: readonly string[];
+  /** Every kind set: the issuer's own places, else `JWKS_DEFAULT_GRANT_CLAIMS`. */
+  readonly grantClaims: ResolvedGrantClaims;
 }
 
 /** Options after validation, with every default applied. Read-only at runtime. */

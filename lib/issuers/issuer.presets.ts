@@ -1,5 +1,6 @@
 import type { JwksIssuerOptions } from '../interfaces/jwks-auth-options.interface.js';
 import { describeValue } from '../options/options.validator.js';
+import { FORBIDDEN_CLAIM_SEGMENTS } from '../authorization/grant-claims.mapper.js';
 import { describeUrl, everyIndex, PresetInput, type IssuerPresetOverrides } from './preset.input.js';
 
 export type { IssuerPresetOverrides } from './preset.input.js';
@@ -9,6 +10,8 @@ export type { IssuerPresetOverrides } from './preset.input.js';
  * realm, a user pool) into `JwksIssuerOptions` with that provider's exact issuer string, JWKS URL
  * and audience rules, as each documents them. They fetch nothing and run once, at configuration.
  * Bad input throws a `JwksOptionsError` listing every mistake, each prefixed with the preset's name.
+ * Each sets `grantClaims` to where its provider puts scopes, permissions and roles; a `grantClaims`
+ * passed to the preset replaces the kinds it names.
  */
 
 /** `auth0Issuer()`'s options. */
@@ -85,6 +88,11 @@ export interface KeycloakIssuerPreset extends IssuerPresetOverrides {
    * Realms signing with ES256 or PS256 need `algorithms` too (the default is RS256).
    */
   audience: string | string[];
+  /**
+   * The client whose client roles `@Roles()` also accepts (`resource_access.{clientId}.roles`),
+   * usually your API's client ID. Without it, only realm roles (`realm_access.roles`) count.
+   */
+  clientId?: string;
 }
 
 /** `cognitoIssuer()`'s options. Give `clientId` or `clientIds`. */
@@ -125,8 +133,9 @@ export function auth0Issuer(options: Auth0IssuerPreset): JwksIssuerOptions {
   const host = input.host('domain', 'tenant.eu.auth0.com');
   const audience = input.audience('audience', "your API's Identifier (Dashboard > Applications > APIs)");
   const overrides = input.overrides();
+  const grantClaims = input.grantClaims({ scopes: 'scope', permissions: 'permissions', roles: [] });
   input.done();
-  return { issuer: `https://${host}/`, jwksUri: `https://${host}/.well-known/jwks.json`, audience: audience!, ...overrides };
+  return { issuer: `https://${host}/`, jwksUri: `https://${host}/.well-known/jwks.json`, audience: audience!, ...overrides, grantClaims };
 }
 
 /**
@@ -162,8 +171,9 @@ export function oktaIssuer(options: OktaIssuerPreset): JwksIssuerOptions {
     );
   }
   const overrides = input.overrides();
+  const grantClaims = input.grantClaims({ scopes: ['scp', 'scope'], permissions: [], roles: [] });
   input.done();
-  return { ...base!, audience: audience!, ...overrides };
+  return { ...base!, audience: audience!, ...overrides, grantClaims };
 }
 
 /**
@@ -171,7 +181,7 @@ export function oktaIssuer(options: OktaIssuerPreset): JwksIssuerOptions {
  * `https://login.microsoftonline.com/{tid}/v2.0`, keys at `…/{tid}/discovery/v2.0/keys`. v1.0: issuer
  * `https://sts.windows.net/{tid}/` (with its trailing slash), keys at `…/{tid}/discovery/keys`.
  * Covers the global cloud; national clouds have other hosts. Entra puts delegated scopes in `scp`
- * (a space-separated string) and app roles in `roles` (an array); both are left to your handlers.
+ * (a space-separated string) and app roles in `roles` (an array): `@Scopes()` and `@Roles()` read those.
  *
  * ```ts
  * entraIssuers({ tenantId: '…guid…', audience: '…api client id…' })
@@ -189,6 +199,7 @@ export function entraIssuers(options: EntraIssuersPreset): JwksIssuerOptions[] {
   }
   const keysQuery = typeof appId === 'string' ? `?appid=${appId.toLowerCase()}` : '';
   const overrides = input.overrides();
+  const grantClaims = input.grantClaims({ scopes: 'scp', permissions: [], roles: 'roles' });
   input.done();
   return tenantIds.flatMap((tid) =>
     versions.map((version) => ({
@@ -197,6 +208,7 @@ export function entraIssuers(options: EntraIssuersPreset): JwksIssuerOptions[] {
         : { issuer: `https://sts.windows.net/${tid}/`, jwksUri: `https://login.microsoftonline.com/${tid}/discovery/keys${keysQuery}` }),
       audience: copy(audience!),
       ...copyOverrides(overrides),
+      grantClaims: { ...grantClaims },
     })),
   );
 }
@@ -209,7 +221,7 @@ export function entraIssuers(options: EntraIssuersPreset): JwksIssuerOptions[] {
  * ```
  */
 export function keycloakIssuer(options: KeycloakIssuerPreset): JwksIssuerOptions {
-  const input = new PresetInput('keycloakIssuer', options, '{ baseUrl, realm, audience }', ['baseUrl', 'realm', 'audience']);
+  const input = new PresetInput('keycloakIssuer', options, '{ baseUrl, realm, audience }', ['baseUrl', 'realm', 'audience', 'clientId']);
   const base = keycloakBase(input);
   const realm = input.value('realm');
   if (typeof realm !== 'string' || realm === '') {
@@ -220,10 +232,17 @@ export function keycloakIssuer(options: KeycloakIssuerPreset): JwksIssuerOptions
     input.problem(`realm "${realm}" would be read as a relative path, not as a realm name`);
   }
   const audience = input.audience('audience', "the client ID of your API, which the calling client's Audience mapper puts in aud");
+  const clientId = input.value('clientId');
+  if (clientId !== undefined && !(typeof clientId === 'string' && clientId !== '' && !FORBIDDEN_CLAIM_SEGMENTS.has(clientId))) {
+    input.problem(`clientId must be the client whose roles to read (resource_access.<clientId>.roles), a non-empty name, got ${describeValue(clientId)}`);
+  }
   const overrides = input.overrides();
+  const roles: string[][] = [['realm_access', 'roles']];
+  if (typeof clientId === 'string') roles.push(['resource_access', clientId, 'roles']);
+  const grantClaims = input.grantClaims({ scopes: 'scope', permissions: [], roles });
   input.done();
   const issuer = `${base}/realms/${pathSegment(realm as string)}`;
-  return { issuer, jwksUri: `${issuer}/protocol/openid-connect/certs`, audience: audience!, ...overrides };
+  return { issuer, jwksUri: `${issuer}/protocol/openid-connect/certs`, audience: audience!, ...overrides, grantClaims };
 }
 
 /**
@@ -261,6 +280,7 @@ export function cognitoIssuer(options: CognitoIssuerPreset): JwksIssuerOptions {
     tokenUse === 'access' || tokenUse === 'id'
       ? input.overrides({ token_use: tokenUse }, `use tokenUse: '${tokenUse === 'access' ? 'id' : 'access'}' to accept ${tokenUse === 'access' ? 'ID' : 'access'} tokens`)
       : input.overrides();
+  const grantClaims = input.grantClaims({ scopes: 'scope', permissions: [], roles: 'cognito:groups' });
   input.done();
   const host = format === 'updated' ? 'issuer-cognito-idp' : 'cognito-idp';
   const issuer = `https://${host}.${match![1]}.amazonaws.com/${poolId as string}`;
@@ -270,6 +290,7 @@ export function cognitoIssuer(options: CognitoIssuerPreset): JwksIssuerOptions {
     audience: audience!,
     audienceClaim: tokenUse === 'access' ? 'client_id' : 'aud',
     ...overrides,
+    grantClaims,
   };
 }
 

@@ -1,5 +1,6 @@
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import type { JwksIssuerOptions } from '../interfaces/jwks-auth-options.interface.js';
+import type { GrantClaimsOptions } from '../authorization/grant-claims.mapper.js';
 import { describeUrl, describeValue } from '../options/options.validator.js';
 
 /**
@@ -10,10 +11,10 @@ import { describeUrl, describeValue } from '../options/options.validator.js';
  */
 export type IssuerPresetOverrides = Pick<
   JwksIssuerOptions,
-  'algorithms' | 'clockToleranceSec' | 'maxTokenAgeSec' | 'requiredClaims' | 'typ' | 'requiredClaimValues'
+  'algorithms' | 'clockToleranceSec' | 'maxTokenAgeSec' | 'requiredClaims' | 'typ' | 'requiredClaimValues' | 'grantClaims'
 >;
 
-const OVERRIDE_KEYS = ['algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ', 'requiredClaimValues'] as const;
+const OVERRIDE_KEYS = ['algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ', 'requiredClaimValues', 'grantClaims'] as const;
 /** Issuer options every preset builds itself; named in the error when passed. */
 const DERIVED_KEYS = ['issuer', 'jwksUri', 'audienceClaim', 'allowedJwksHosts'];
 
@@ -121,7 +122,7 @@ export class PresetInput {
   overrides(fixed: Record<string, string> = {}, fixedHint = ''): IssuerPresetOverrides {
     const out: Record<string, unknown> = {};
     for (const key of OVERRIDE_KEYS) {
-      if (key === 'requiredClaimValues') continue;
+      if (key === 'requiredClaimValues' || key === 'grantClaims') continue;
       const value = this.value(key);
       if (value !== undefined) out[key] = Array.isArray(value) ? [...(value as unknown[])] : value;
     }
@@ -142,6 +143,20 @@ export class PresetInput {
     }
     if (given !== undefined || Object.keys(fixed).length > 0) out.requiredClaimValues = { ...claimValues, ...fixed };
     return out as IssuerPresetOverrides;
+  }
+
+  /**
+   * The identity provider's grant places, with the kinds the caller set in `grantClaims` in their
+   * stead (the module's validation checks each value).
+   */
+  grantClaims(preset: GrantClaimsOptions): GrantClaimsOptions {
+    const given = this.value('grantClaims');
+    if (given === undefined) return { ...preset };
+    if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+      this.problem(`grantClaims must be an object such as { roles: ['groups'] }, got ${describeValue(given)}`);
+      return { ...preset };
+    }
+    return { ...preset, ...(given as GrantClaimsOptions) };
   }
 }
 

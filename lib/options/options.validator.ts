@@ -1,4 +1,5 @@
-import { JWKS_DEFAULTS, JWKS_STRATEGY_NAME, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
+import { JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, JWKS_STRATEGY_NAME, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
+import { FORBIDDEN_CLAIM_SEGMENTS, type ResolvedGrantClaims, type ResolvedGrantSource } from '../authorization/grant-claims.mapper.js';
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import type { JwksAuthModuleOptions, JwksIssuerOptions, JwksUserMapper, ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { ResolvedTokenSource } from '../guards/token.source.js';
@@ -13,14 +14,15 @@ const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
  */
 const KNOWN_KEYS = {
   '': [
-    'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'allowedJwksHosts', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
+    'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'allowedJwksHosts', 'grantClaims', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
     'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus', 'strategyName',
     'token', 'mapUser', 'userProperty', 'isGlobal',
   ],
   'issuers[].': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec',
-    'requiredClaims', 'typ', 'allowedJwksHosts',
+    'requiredClaims', 'typ', 'allowedJwksHosts', 'grantClaims',
   ],
+  'grantClaims.': ['scopes', 'permissions', 'roles'],
   'cache.': [
     'ttlMs', 'cooldownMs', 'maxStaleMs', 'minTtlMs', 'maxTtlMs', 'snapshotPath', 'refreshAheadMs',
     'backoffBaseMs', 'backoffMaxMs', 'maxRetryAfterMs', 'maxWaiters', 'maxWaitMs',
@@ -206,7 +208,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     }
   } else {
     // The one-issuer shorthand: what a preset returns for one issuer can be given as it is.
-    rawIssuers = [{ issuer: input.issuer, jwksUri: input.jwksUri, audienceClaim: input.audienceClaim, requiredClaimValues: input.requiredClaimValues, allowedJwksHosts: input.allowedJwksHosts }];
+    rawIssuers = [{ issuer: input.issuer, jwksUri: input.jwksUri, audienceClaim: input.audienceClaim, requiredClaimValues: input.requiredClaimValues, allowedJwksHosts: input.allowedJwksHosts, grantClaims: input.grantClaims }];
   }
   const maxIssuers = numberOption(problems, 'maxIssuers', input.maxIssuers, JWKS_DEFAULTS.maxIssuers, COUNT);
   if (rawIssuers.length > maxIssuers) problems.push(`issuers holds ${rawIssuers.length} issuers, more than maxIssuers (${maxIssuers})`);
@@ -380,7 +382,7 @@ function tokenOption(problems: string[], value: unknown): ResolvedTokenSource | 
 }
 
 /** Top-level options of the one-issuer shorthand that are no shared default of several issuers. */
-const ONE_ISSUER_ONLY = ['audienceClaim', 'requiredClaimValues', 'allowedJwksHosts'] as const;
+const ONE_ISSUER_ONLY = ['audienceClaim', 'requiredClaimValues', 'allowedJwksHosts', 'grantClaims'] as const;
 
 /** The options every issuer inherits unless it sets its own. */
 interface SharedIssuerDefaults {
@@ -520,6 +522,7 @@ function resolveIssuer(problems: string[], where: string, raw: unknown, shared: 
       }
     }
   }
+  const grantClaims = grantClaimsOption(problems, where, o.grantClaims);
   if (problems.length > before) return null;
   return Object.freeze({
     issuer: o.issuer as string,
@@ -533,7 +536,58 @@ function resolveIssuer(problems: string[], where: string, raw: unknown, shared: 
     requiredClaims: requiredClaims as readonly string[],
     typ,
     allowedJwksHosts: Object.freeze((hosts as string[]).map((h) => h.toLowerCase())),
+    grantClaims,
   });
+}
+
+const GRANT_KINDS = ['scopes', 'permissions', 'roles'] as const;
+
+/** One segment of a claim path: a non-empty name that is not a prototype member. */
+function claimSegmentOk(segment: unknown): segment is string {
+  return typeof segment === 'string' && segment !== '' && !FORBIDDEN_CLAIM_SEGMENTS.has(segment);
+}
+
+/**
+ * `grantClaims`: each kind a claim name, a list of claim names and paths, or a function; kinds
+ * left out keep `JWKS_DEFAULT_GRANT_CLAIMS`. Paths are frozen segment lists, so the reader never
+ * parses anything per request.
+ */
+function grantClaimsOption(problems: string[], where: string, value: unknown): ResolvedGrantClaims {
+  if (value === undefined) return JWKS_DEFAULT_GRANT_CLAIMS;
+  const name = `${where}grantClaims`;
+  if (!isPlainObject(value)) {
+    problems.push(`${name} must be an object such as { scopes: 'scp', roles: [['realm_access', 'roles']] }, got ${describeValue(value)}`);
+    return JWKS_DEFAULT_GRANT_CLAIMS;
+  }
+  checkKeys(problems, 'grantClaims.', value, `${name}.`);
+  const resolved: Record<(typeof GRANT_KINDS)[number], ResolvedGrantSource> = { ...JWKS_DEFAULT_GRANT_CLAIMS };
+  for (const kind of GRANT_KINDS) {
+    if (!Object.prototype.hasOwnProperty.call(value, kind) || value[kind] === undefined) continue;
+    const source = value[kind];
+    const shown = `${name}.${kind}`;
+    if (typeof source === 'function') {
+      resolved[kind] = source as ResolvedGrantSource;
+    } else if (typeof source === 'string') {
+      if (claimSegmentOk(source)) resolved[kind] = Object.freeze([Object.freeze([source])]);
+      else problems.push(`${shown} must be a claim name (not empty, not a prototype member such as "__proto__"), got ${describeValue(source)}`);
+    } else if (Array.isArray(source)) {
+      const paths: (readonly string[])[] = [];
+      for (let i = 0; i < source.length; i++) {
+        const path: unknown = source[i];
+        if (claimSegmentOk(path)) paths.push(Object.freeze([path]));
+        else if (Array.isArray(path) && path.length > 0 && everyIndex(path, claimSegmentOk)) paths.push(Object.freeze([...(path as string[])]));
+        else {
+          problems.push(
+            `${shown}[${i}] must be a claim name ("scp") or a path of claim names (["realm_access", "roles"]), none empty or a prototype member such as "__proto__", got ${describeValue(path)}`,
+          );
+        }
+      }
+      resolved[kind] = Object.freeze(paths);
+    } else {
+      problems.push(`${shown} must be a claim name, an array of claim names and paths, or a function returning string[], got ${describeValue(source)}`);
+    }
+  }
+  return Object.freeze(resolved);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { grantReader, type GrantReader } from '../authorization/grant-claims.mapper.js';
 import type { ResolvedIssuerOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { ClaimsPolicy } from './claims.validator.js';
 import type { VerificationKey } from './jwk-set.parser.js';
@@ -20,6 +21,8 @@ export interface IssuerRoute {
   readonly algorithms: ReadonlySet<string>;
   /** The required `typ`, normalised (see `normalizeTyp`), or null. */
   readonly typ: string | null;
+  /** Reads the issuer's scopes, permissions and roles (`grantClaims`); used only on decorated routes. */
+  readonly grants: GrantReader;
 }
 
 /** How the verifier finds a token's issuer. `JwksCacheService`'s registry is one. */
@@ -53,6 +56,7 @@ export function issuerRoute(options: ResolvedIssuerOptions, keys: KeyResolver): 
     }),
     algorithms: new Set(options.algorithms),
     typ: options.typ === null ? null : normalizeTyp(options.typ),
+    grants: grantReader(options.grantClaims),
   });
 }
 

@@ -1,6 +1,7 @@
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import { AlgorithmNotAllowedError, IssuerMismatchError, JwksAuthError, TokenMalformedError, TokenTypeError } from '../errors/jwks.errors.js';
 import type { Clock } from '../cache/clock.js';
+import { NO_GRANTS, type GrantReader } from '../authorization/grant-claims.mapper.js';
 import { validateClaims, type JwtClaims } from './claims.validator.js';
 import { issuerRoute, normalizeTyp, StaticIssuerRouter, type IssuerRoute, type IssuerRouter, type KeyResolver } from './issuer.route.js';
 import type { VerificationKey } from './jwk-set.parser.js';
@@ -121,6 +122,15 @@ export class JwtVerifier {
       this.count(err, route);
       throw err;
     }
+  }
+
+  /**
+   * Where the issuer of verified claims keeps its grants (`grantClaims`): what `@Scopes()`,
+   * `@Permissions()` and `@Roles()` are checked against. An issuer removed since the claims were
+   * verified grants nothing.
+   */
+  grantsOf(claims: JwtClaims): GrantReader {
+    return this.router.route(claims.iss)?.grants ?? NO_GRANTS;
   }
 
   /**

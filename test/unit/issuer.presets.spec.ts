@@ -20,10 +20,18 @@ const TENANT_A = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const TENANT_B = 'fa15d692-e9c7-4460-a743-29f2956fd429';
 const API_CLIENT = '6e74172b-be56-4843-9ff4-e66a39bb12e3';
 
+/** Where each identity provider puts scopes, permissions and roles, as its preset says. */
+const AUTH0_GRANTS = { scopes: 'scope', permissions: 'permissions', roles: [] };
+const OKTA_GRANTS = { scopes: ['scp', 'scope'], permissions: [], roles: [] };
+const ENTRA_GRANTS = { scopes: 'scp', permissions: [], roles: 'roles' };
+const KEYCLOAK_GRANTS = { scopes: 'scope', permissions: [], roles: [['realm_access', 'roles']] };
+const COGNITO_GRANTS = { scopes: 'scope', permissions: [], roles: 'cognito:groups' };
+
 describe('auth0Issuer', () => {
   const expected = {
     issuer: 'https://tenant.eu.auth0.com/',
     jwksUri: 'https://tenant.eu.auth0.com/.well-known/jwks.json',
+    grantClaims: AUTH0_GRANTS,
     audience: 'https://api.example.com',
   };
 
@@ -42,6 +50,7 @@ describe('auth0Issuer', () => {
     expect(auth0Issuer({ domain: 'https://login.example.com/', audience: ['https://api.example.com', 'urn:other'] })).toEqual({
       issuer: 'https://login.example.com/',
       jwksUri: 'https://login.example.com/.well-known/jwks.json',
+      grantClaims: AUTH0_GRANTS,
       audience: ['https://api.example.com', 'urn:other'],
     });
   });
@@ -60,6 +69,7 @@ describe('auth0Issuer', () => {
     expect(preset).toEqual({
       issuer: 'https://tenant.auth0.com/',
       jwksUri: 'https://tenant.auth0.com/.well-known/jwks.json',
+      grantClaims: AUTH0_GRANTS,
       audience: 'https://api',
       algorithms: ['RS256', 'PS256'],
       clockToleranceSec: 5,
@@ -69,7 +79,7 @@ describe('auth0Issuer', () => {
       requiredClaimValues: { gty: 'client-credentials' },
     });
     // an undefined key would hide the module-wide default if the issuer is spread over it
-    expect(Object.keys(auth0Issuer({ domain: 'tenant.auth0.com', audience: 'a', typ: undefined }))).toEqual(['issuer', 'jwksUri', 'audience']);
+    expect(Object.keys(auth0Issuer({ domain: 'tenant.auth0.com', audience: 'a', typ: undefined }))).toEqual(['issuer', 'jwksUri', 'audience', 'grantClaims']);
   });
 
   it('copies arrays, so changing the caller\'s array afterwards changes nothing', () => {
@@ -142,6 +152,7 @@ describe('oktaIssuer', () => {
     expect(oktaIssuer({ domain: 'dev-123456.okta.com' })).toEqual({
       issuer: 'https://dev-123456.okta.com/oauth2/default',
       jwksUri: 'https://dev-123456.okta.com/oauth2/default/v1/keys',
+      grantClaims: OKTA_GRANTS,
       audience: 'api://default',
     });
   });
@@ -150,6 +161,7 @@ describe('oktaIssuer', () => {
     expect(oktaIssuer({ domain: 'https://id.example.com/', authorizationServerId: 'aus1a2b3c4D5e6F7g8h9', audience: 'api://orders' })).toEqual({
       issuer: 'https://id.example.com/oauth2/aus1a2b3c4D5e6F7g8h9',
       jwksUri: 'https://id.example.com/oauth2/aus1a2b3c4D5e6F7g8h9/v1/keys',
+      grantClaims: OKTA_GRANTS,
       audience: 'api://orders',
     });
     expect(refusal(() => oktaIssuer({ domain: 'dev-1.okta.com', authorizationServerId: 'aus1a2b3c4D5e6F7g8h9' })).message).toMatch(
@@ -161,6 +173,7 @@ describe('oktaIssuer', () => {
     expect(oktaIssuer({ domain: 'dev-123456.okta.com', authorizationServerId: null, audience: '0oa1b2c3d4e5f6g7h8i9' })).toEqual({
       issuer: 'https://dev-123456.okta.com',
       jwksUri: 'https://dev-123456.okta.com/oauth2/v1/keys',
+      grantClaims: OKTA_GRANTS,
       audience: '0oa1b2c3d4e5f6g7h8i9',
     });
     expect(refusal(() => oktaIssuer({ domain: 'dev-1.okta.com', authorizationServerId: null })).message).toMatch(
@@ -192,6 +205,7 @@ describe('entraIssuers', () => {
       {
         issuer: `https://login.microsoftonline.com/${TENANT_A}/v2.0`,
         jwksUri: `https://login.microsoftonline.com/${TENANT_A}/discovery/v2.0/keys`,
+        grantClaims: ENTRA_GRANTS,
         audience: API_CLIENT,
       },
     ]);
@@ -202,6 +216,7 @@ describe('entraIssuers', () => {
       {
         issuer: `https://sts.windows.net/${TENANT_A}/`,
         jwksUri: `https://login.microsoftonline.com/${TENANT_A}/discovery/keys`,
+        grantClaims: ENTRA_GRANTS,
         audience: ['api://orders', API_CLIENT],
       },
     ]);
@@ -272,6 +287,7 @@ describe('keycloakIssuer', () => {
     expect(keycloakIssuer({ baseUrl: 'https://kc.example.com', realm: 'acme', audience: 'orders-api' })).toEqual({
       issuer: 'https://kc.example.com/realms/acme',
       jwksUri: 'https://kc.example.com/realms/acme/protocol/openid-connect/certs',
+      grantClaims: KEYCLOAK_GRANTS,
       audience: 'orders-api',
     });
   });
@@ -337,6 +353,7 @@ describe('cognitoIssuer', () => {
     expect(cognitoIssuer({ region: 'eu-west-1', userPoolId: POOL, clientId: '1example23456789' })).toEqual({
       issuer: ISSUER,
       jwksUri: `${ISSUER}/.well-known/jwks.json`,
+      grantClaims: COGNITO_GRANTS,
       audience: '1example23456789',
       audienceClaim: 'client_id',
       requiredClaimValues: { token_use: 'access' },
@@ -347,6 +364,7 @@ describe('cognitoIssuer', () => {
     expect(cognitoIssuer({ userPoolId: POOL, clientIds: ['client1', 'client2'] })).toEqual({
       issuer: ISSUER,
       jwksUri: `${ISSUER}/.well-known/jwks.json`,
+      grantClaims: COGNITO_GRANTS,
       audience: ['client1', 'client2'],
       audienceClaim: 'client_id',
       requiredClaimValues: { token_use: 'access' },
@@ -357,6 +375,7 @@ describe('cognitoIssuer', () => {
     expect(cognitoIssuer({ userPoolId: POOL, clientId: 'client1', tokenUse: 'id' })).toEqual({
       issuer: ISSUER,
       jwksUri: `${ISSUER}/.well-known/jwks.json`,
+      grantClaims: COGNITO_GRANTS,
       audience: 'client1',
       audienceClaim: 'aud',
       requiredClaimValues: { token_use: 'id' },

@@ -1,4 +1,4 @@
-import { JwksOptionsError, type JwksAuthModuleOptions, type JwksIssuerOptions } from '../../lib';
+import { JWKS_DEFAULT_GRANT_CLAIMS, JwksOptionsError, type JwksAuthModuleOptions, type JwksIssuerOptions } from '../../lib';
 import { resolveIssuerOptions, resolveJwksOptions } from '../../lib/options/options.validator';
 
 /* `issuers[]`: several issuers with shared defaults, validated with messages that say which one is wrong. */
@@ -140,6 +140,7 @@ describe('issuers[]: presets and shared defaults', () => {
       requiredClaims: ['sub'],
       typ: 'at+jwt',
       allowedJwksHosts: [],
+      grantClaims: JWKS_DEFAULT_GRANT_CLAIMS,
     });
     expect(b).toEqual({
       issuer: B.issuer,
@@ -153,6 +154,7 @@ describe('issuers[]: presets and shared defaults', () => {
       requiredClaims: [],
       typ: 'JWT',
       allowedJwksHosts: ['cdn.b.test'],
+      grantClaims: JWKS_DEFAULT_GRANT_CLAIMS,
     });
     // The module keeps the shared values as the defaults of issuers added later.
     expect(o).toMatchObject({ audience: ['shared-api'], algorithms: ['ES256'], clockToleranceSec: 5, maxTokenAgeSec: 600, requiredClaims: ['sub'], typ: 'at+jwt' });
@@ -241,6 +243,7 @@ describe('resolveIssuerOptions (addIssuer)', () => {
       requiredClaims: [],
       typ: 'at+jwt',
       allowedJwksHosts: [],
+      grantClaims: JWKS_DEFAULT_GRANT_CLAIMS,
     });
     expect(resolveIssuerOptions({ ...C, algorithms: ['RS256'], typ: 'JWT' }, module)).toMatchObject({ audience: ['api-c'], algorithms: ['RS256'], typ: 'JWT' });
     // Without jwksUri, discovery: the issuer must be a URL.
