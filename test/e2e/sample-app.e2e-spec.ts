@@ -33,7 +33,8 @@ describe('sample-app against its embedded dev issuer', () => {
   it('reports health and lets only jwks:admin tokens refresh the key set', async () => {
     const http = request(app.getHttpServer());
     await http.get('/health').expect(200);
-    await http.post('/admin/jwks/refresh').set('Authorization', `Bearer ${issuer.sign({ scope: 'read' })}`).expect(403);
+    const refused = await http.post('/admin/jwks/refresh').set('Authorization', `Bearer ${issuer.sign({ scope: 'read' })}`).expect(403);
+    expect(refused.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="jwks:admin"');
     const before = issuer.requestCount;
     const res = await http.post('/admin/jwks/refresh').set('Authorization', `Bearer ${issuer.sign({ scope: 'jwks:admin' })}`).expect(200);
     expect(issuer.requestCount).toBe(before + 1);
