@@ -140,6 +140,12 @@ export interface JwksAuthModuleOptions {
    * so two registrations under one name would share one strategy.
    */
   strategyName?: string;
+  /**
+   * More Passport names for this registration's strategy, e.g. `['jwt']` so the `AuthGuard('jwt')`
+   * of a passport-jwt recipe keeps working after the move. Default none. The same process-wide
+   * table as `strategyName`: an alias replaces any strategy registered under that name before.
+   */
+  passportAliases?: string[];
 }
 
 /** Verified-token cache tuning; every field has a default in `JWKS_DEFAULTS`. */
@@ -191,5 +197,6 @@ export interface ResolvedJwksOptions {
   readonly warmupTimeoutMs: number;
   readonly unavailableStatus: 401 | 503;
   readonly strategyName: string;
+  readonly passportAliases: readonly string[];
   readonly maxTokenBytes: number;
 }
