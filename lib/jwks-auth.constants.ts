@@ -168,6 +168,8 @@ export const JWKS_LIMITS = {
 
 /** Default Passport strategy name of `JwksStrategy` (`strategyName` changes it per registration). */
 export const JWKS_STRATEGY_NAME = 'jwks';
+/** Most `passportAliases`: one or two names cover every migration; a long list is a mistake. */
+export const MAX_PASSPORT_ALIASES = 8;
 
 /** Metadata key set by `@Public()`. */
 export const IS_PUBLIC_KEY = 'jwks-auth:isPublic';

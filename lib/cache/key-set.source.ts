@@ -297,6 +297,20 @@ export class KeySetSource {
   }
 
   /**
+   * Every key of the usable set (revoked ones left out), fetching first exactly when a lookup
+   * would (nothing held yet, or invalidated): the jwks-rsa facade's `getSigningKeys()`.
+   */
+  async allKeys(): Promise<readonly VerificationKey[]> {
+    try {
+      // No kid and no algorithm matches no key: this only runs the lookup policy (and its fetch).
+      await this.resolveKeys(undefined, undefined);
+    } catch (err) {
+      if (!(err instanceof KeyNotFoundError)) throw err;
+    }
+    return this.index.keys;
+  }
+
+  /**
    * The synchronous fast path of `resolveKeys`: the candidates when the held set can
    * answer without any I/O (usable, not invalidated, kid known), else undefined.
    */

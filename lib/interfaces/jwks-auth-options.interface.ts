@@ -161,6 +161,12 @@ export interface JwksAuthModuleOptions {
    */
   strategyName?: string;
   /**
+   * More Passport names for this registration's strategy, e.g. `['jwt']` so the `AuthGuard('jwt')`
+   * of a passport-jwt recipe keeps working after the move. Default none. The same process-wide
+   * table as `strategyName`: an alias replaces any strategy registered under that name before.
+   */
+  passportAliases?: string[];
+  /**
    * Where the guard reads the token. Default: the bearer token of the Authorization header (sent
    * once). `{ from: 'header', name, scheme? }`, `{ from: 'cookie', name }`, `{ from: 'query', name }`
    * or a function `(request) => string | null | undefined` such as passport-jwt's `ExtractJwt`
@@ -228,6 +234,7 @@ export interface ResolvedJwksOptions {
   readonly warmupTimeoutMs: number;
   readonly unavailableStatus: 401 | 503;
   readonly strategyName: string;
+  readonly passportAliases: readonly string[];
   readonly maxTokenBytes: number;
   /** null: the transport's default (HTTP: the Authorization header's bearer token). */
   readonly token: ResolvedTokenSource | null;

@@ -1,9 +1,12 @@
-import { JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, JWKS_STRATEGY_NAME, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
+import { JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, JWKS_STRATEGY_NAME, MAX_PASSPORT_ALIASES, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
 import { FORBIDDEN_CLAIM_SEGMENTS, type ResolvedGrantClaims, type ResolvedGrantSource } from '../authorization/grant-claims.mapper.js';
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import type { JwksAuthModuleOptions, JwksIssuerOptions, JwksUserMapper, ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { ResolvedTokenSource } from '../guards/token.source.js';
 import { isUsableUserProperty } from '../guards/request-user.property.js';
+
+/** A Passport strategy name: short, and safe to show in messages. */
+const STRATEGY_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -16,7 +19,7 @@ const KNOWN_KEYS = {
   '': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'allowedJwksHosts', 'grantClaims', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
     'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus', 'strategyName',
-    'token', 'mapUser', 'userProperty', 'isGlobal',
+    'token', 'mapUser', 'userProperty', 'passportAliases', 'isGlobal',
   ],
   'issuers[].': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec',
@@ -72,7 +75,8 @@ function distance(a: string, b: string): number {
   return row[b.length];
 }
 
-function suggestion(name: string, known: readonly string[]): string | undefined {
+/** The known name closest to a misspelt one, if close enough to be the intended one. */
+export function suggestion(name: string, known: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;
@@ -294,8 +298,21 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
   }
 
   const strategyName = input.strategyName ?? JWKS_STRATEGY_NAME;
-  if (typeof strategyName !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(strategyName)) {
+  if (typeof strategyName !== 'string' || !STRATEGY_NAME.test(strategyName)) {
     problems.push(`strategyName must be a short name of letters, digits and . _ : -, got ${describeValue(strategyName)}`);
+  }
+  const aliasesInput = input.passportAliases ?? [];
+  let passportAliases: readonly string[] = [];
+  if (!Array.isArray(aliasesInput) || aliasesInput.length > MAX_PASSPORT_ALIASES) {
+    problems.push(`passportAliases must be an array of at most ${MAX_PASSPORT_ALIASES} Passport names (e.g. ['jwt']), got ${describeValue(aliasesInput)}`);
+  } else {
+    for (let i = 0; i < aliasesInput.length; i++) {
+      const alias: unknown = aliasesInput[i];
+      if (typeof alias !== 'string' || !STRATEGY_NAME.test(alias)) problems.push(`passportAliases[${i}] must be a short name of letters, digits and . _ : -, got ${describeValue(alias)}`);
+      else if (alias === strategyName) problems.push(`passportAliases[${i}] is the strategyName ${JSON.stringify(alias)} itself`);
+      else if (aliasesInput.indexOf(alias) !== i) problems.push(`passportAliases[${i}] repeats ${JSON.stringify(alias)}`);
+    }
+    passportAliases = Object.freeze([...(aliasesInput as string[])]);
   }
 
   const token = tokenOption(problems, input.token);
@@ -328,6 +345,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     warmupTimeoutMs,
     unavailableStatus,
     strategyName,
+    passportAliases,
     maxTokenBytes: JWKS_DEFAULTS.maxTokenBytes,
     token,
     mapUser,

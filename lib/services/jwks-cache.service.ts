@@ -12,6 +12,8 @@ import { resolveIssuerOptions } from '../options/options.validator.js';
 import { IssuerRegistry } from '../issuers/issuer.registry.js';
 import type { KeySetSource, JwksCacheState, JwksRefreshOptions } from '../cache/key-set.source.js';
 import { JwksArgumentError } from '../errors/jwks.errors.js';
+import { passportJwtSecretFor, type PassportJwtSecretOptions, type PassportJwtSecretProvider } from '../compat/passport-jwt.secret.js';
+import { jwksClientFor, type JwksClientFacade, type JwksClientOptions } from '../compat/jwks-client.facade.js';
 
 export type { JwksCacheState, JwksRefreshOptions } from '../cache/key-set.source.js';
 export { kidFingerprint } from '../events/kid.fingerprint.js';
@@ -114,6 +116,28 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
    */
   getSigningKey(kid: string, issuer?: string): Promise<KeyObject> {
     return this.registry.source(issuer).getSigningKey(kid);
+  }
+
+  /**
+   * jwks-rsa's `passportJwtSecret(options)` on this module's key sets: the recipe's passport-jwt
+   * strategy runs unchanged but for this line (inject `JwksCacheService` into it). The token's `iss`
+   * (read without trust) chooses among the configured issuers, an unknown one is refused with no
+   * fetch; the key comes from that issuer's cache (single flight, cooldown, last-known-good).
+   * jwks-rsa's tuning options are accepted and ignored; `jwksUri`, if given, must be a configured
+   * issuer's and then pins that issuer.
+   * @throws JwksArgumentError for an unknown option, or a `jwksUri` no configured issuer has
+   */
+  passportJwtSecret(options?: PassportJwtSecretOptions): PassportJwtSecretProvider {
+    return passportJwtSecretFor(this.registry, this.options.maxTokenBytes, options);
+  }
+
+  /**
+   * An object shaped like jwks-rsa's `JwksClient` (`getSigningKey(kid)`, `getSigningKeys()`), served
+   * by one issuer's key set: `{ issuer }` or `{ jwksUri }` names it (optional with one issuer).
+   * @throws JwksArgumentError for an unknown option or issuer, or a `jwksUri` no configured issuer has
+   */
+  jwksClient(options?: JwksClientOptions): JwksClientFacade {
+    return jwksClientFor(this.registry, options);
   }
 
   /**

@@ -142,8 +142,20 @@ describe('resolveJwksOptions', () => {
     [{ issuer: ' https://tenant.auth0.com/ ' }, 'issuer has leading or trailing whitespace'],
     [{ strategyName: 'two words' }, 'strategyName must be a short name'],
     [{ strategyName: '' }, 'strategyName must be a short name'],
+    [{ passportAliases: 'jwt' }, "passportAliases must be an array of at most 8 Passport names (e.g. ['jwt']), got \"jwt\""],
+    [{ passportAliases: ['jwt', 'two words'] }, 'passportAliases[1] must be a short name'],
+    [{ passportAliases: ['jwks'] }, 'passportAliases[0] is the strategyName "jwks" itself'],
+    [{ passportAliases: ['jwt', 'jwt'] }, 'passportAliases[1] repeats "jwt"'],
+    [{ passportAlias: ['jwt'] }, 'unknown option "passportAlias" (did you mean "passportAliases"?)'],
   ])('refuses %j, which would otherwise break the module at runtime', (override, message) => {
     expect(() => resolveJwksOptions({ ...base, ...override } as never)).toThrow(message);
+  });
+
+  it('keeps passportAliases, frozen, and defaults to none', () => {
+    expect(resolveJwksOptions(base).passportAliases).toEqual([]);
+    const resolved = resolveJwksOptions({ ...base, passportAliases: ['jwt', 'auth0'] });
+    expect(resolved.passportAliases).toEqual(['jwt', 'auth0']);
+    expect(Object.isFrozen(resolved.passportAliases)).toBe(true);
   });
 
   it('never prints URL credentials or query strings in its messages', () => {
