@@ -16,8 +16,8 @@ import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier.js';
 import { extractBearerToken } from './authorization.header.js';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, retryAfterSeconds } from './refusal.headers.js';
 import { RefusalLog } from './refusal.log.js';
-
-type HeaderSink = { setHeader?: (name: string, value: string) => void; header?: (name: string, value: string) => void };
+import type { HeaderSink } from '../transports/transport.js';
+import { requestOf, transportOf } from '../transports/transport.registry.js';
 
 /**
  * Protects routes with a bearer token verified against the issuer's JWKS.
@@ -84,7 +84,8 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
       accepted = this.handleRequest(error, user, error, context);
     } catch (err) {
       this.setRefusalHeaders(context, error, err);
-      throw err;
+      // HTTP: as thrown. GraphQL: an error with `extensions.code` (see lib/transports).
+      throw transportOf(context)?.refusal(err, error) ?? err;
     }
     if (typeof request === 'object' && request !== null) {
       try {
@@ -92,7 +93,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
       } catch {
         // A frozen or proxied non-HTTP payload: the handler could not see who called. Refuse.
         this.refusalLog.refused('request object not writable', true);
-        throw new UnauthorizedException();
+        throw transportOf(context)?.refusal(new UnauthorizedException(), null) ?? new UnauthorizedException();
       }
     }
     return true;
@@ -115,6 +116,14 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
       throw new UnauthorizedException();
     }
     return user as TUser;
+  }
+
+  /**
+   * The HTTP request, or a transport's request-like object (GraphQL: the context's `req`); see
+   * lib/transports. Override as with Passport's `AuthGuard`.
+   */
+  override getRequest<T = unknown>(context: ExecutionContext): T {
+    return requestOf<T>(context);
   }
 
   /** `@Public()` on the handler or its controller skips authentication; so does the NestJS docs' `'isPublic'`. */
@@ -161,8 +170,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
   }
 
   protected setHeader(context: ExecutionContext, name: string, value: string): void {
-    if (context.getType() !== 'http') return;
-    const response = context.switchToHttp().getResponse<HeaderSink | undefined>();
+    const response = context.getType() === 'http' ? context.switchToHttp().getResponse<HeaderSink | undefined>() : transportOf(context)?.response(context);
     if (typeof response?.setHeader === 'function') response.setHeader(name, value);
     else if (typeof response?.header === 'function') response.header(name, value);
   }
