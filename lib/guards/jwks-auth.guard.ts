@@ -23,8 +23,8 @@ import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, retryAfterSeconds } from '
 import { RefusalLog } from './refusal.log.js';
 import { isUsableUserProperty, REQUEST_USER_PROPERTY } from './request-user.property.js';
 import { compileTokenSource, type TokenReader } from './token.source.js';
-
-type HeaderSink = { setHeader?: (name: string, value: string) => void; header?: (name: string, value: string) => void };
+import type { HeaderSink } from '../transports/transport.js';
+import { requestOf, transportOf } from '../transports/transport.registry.js';
 
 /** What the guard derives from its options once, on its first request (the options are property-injected). */
 interface GuardSetup {
@@ -106,12 +106,13 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
       accepted = this.handleRequest(error, user, error, context);
     } catch (err) {
       this.setRefusalHeaders(context, error, err);
-      throw err;
+      // HTTP: as thrown. GraphQL: an error with `extensions.code` (see lib/transports).
+      throw transportOf(context)?.refusal(err, error) ?? err;
     }
     // Grants first: the account is loaded (mapUser) only for a token that may use this route.
     this.authorize(context, user as JwtClaims);
     const setup = this.setup ?? this.prepare();
-    if (setup.mapUser === null) return this.assignUser(request, accepted, setup.property);
+    if (setup.mapUser === null) return this.assignUser(context, request, accepted, setup.property);
     return this.mapUser(context, request, accepted, setup.mapUser, setup.property);
   }
 
@@ -136,19 +137,19 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
     if (!user) {
       this.refusalLog.refused('mapUser returned no user');
       this.setHeader(context, 'WWW-Authenticate', CHALLENGE_INVALID_TOKEN);
-      throw new UnauthorizedException();
+      throw this.inTransport(context, new UnauthorizedException());
     }
-    return this.assignUser(request, user, property);
+    return this.assignUser(context, request, user, property);
   }
 
   /** The app's `mapUser` threw: its bug or its outage (a database), not the client's. Logged by name only: a message may hold personal data. */
   private refuseMapping(context: ExecutionContext, err: unknown): never {
     this.refusalLog.refused(`mapUser threw ${errorName(err)}`, true);
     this.setHeader(context, 'WWW-Authenticate', CHALLENGE_INVALID_TOKEN);
-    throw new UnauthorizedException();
+    throw this.inTransport(context, new UnauthorizedException());
   }
 
-  private assignUser(request: unknown, user: unknown, property: string): true {
+  private assignUser(context: ExecutionContext, request: unknown, user: unknown, property: string): true {
     if (typeof request === 'object' && request !== null) {
       try {
         if (property === 'user') (request as { user?: unknown }).user = user;
@@ -159,10 +160,15 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
       } catch {
         // A frozen or proxied non-HTTP payload: the handler could not see who called. Refuse.
         this.refusalLog.refused('request object not writable', true);
-        throw new UnauthorizedException();
+        throw this.inTransport(context, new UnauthorizedException());
       }
     }
     return true;
+  }
+
+  /** The refusal in the context's own shape (a GraphQL error with its code); HTTP throws it as it is. */
+  private inTransport(context: ExecutionContext, refusal: Error): unknown {
+    return transportOf(context)?.refusal(refusal, null) ?? refusal;
   }
 
   /** Reads the options once: they are property-injected, so not yet there in the constructor. */
@@ -212,7 +218,15 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
     const refusal = new InsufficientGrantError(unmet.kind, unmet.mode, unmet.values);
     this.refusalLog.refused(refusal.code);
     this.setHeader(context, 'WWW-Authenticate', insufficientScopeChallenge(unmet));
-    throw new ForbiddenException(undefined, { cause: refusal });
+    throw this.inTransport(context, new ForbiddenException(undefined, { cause: refusal }));
+  }
+
+  /**
+   * The HTTP request, or a transport's request-like object (GraphQL: the context's `req`); see
+   * lib/transports. Override as with Passport's `AuthGuard`.
+   */
+  override getRequest<T = unknown>(context: ExecutionContext): T {
+    return requestOf<T>(context);
   }
 
   /** `@Public()` on the handler or its controller skips authentication; so does the NestJS docs' `'isPublic'`. */
@@ -260,8 +274,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
   }
 
   protected setHeader(context: ExecutionContext, name: string, value: string): void {
-    if (context.getType() !== 'http') return;
-    const response = context.switchToHttp().getResponse<HeaderSink | undefined>();
+    const response = context.getType() === 'http' ? context.switchToHttp().getResponse<HeaderSink | undefined>() : transportOf(context)?.response(context);
     if (typeof response?.setHeader === 'function') response.setHeader(name, value);
     else if (typeof response?.header === 'function') response.header(name, value);
   }

@@ -3,6 +3,7 @@ import { UnauthorizedException, type INestApplication } from '@nestjs/common';
 import type { ContextType } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { JwksAuthGuard, JwksAuthModule } from '../../lib';
+import { JwksGraphQLRefusal } from '../../lib/transports/graphql.refusal';
 import { TestIssuer } from '../../lib/testing';
 import { bootApp, issuerOptions, HTTP_PLATFORMS } from '../fixtures/app';
 
@@ -11,9 +12,11 @@ class SomeHandlers {
 }
 
 /**
- * Outside HTTP (microservices, websockets, GraphQL resolvers) the guard's "request" is whatever
- * the transport passes first: a payload, a socket, nothing. Until those transports are supported,
- * the guard must refuse cleanly (UnauthorizedException), never crash with a TypeError.
+ * Outside HTTP (microservices, websockets) the guard's "request" is whatever the transport passes
+ * first: a payload, a socket, nothing. Until those transports are supported, the guard must refuse
+ * cleanly (UnauthorizedException), never crash with a TypeError. On GraphQL the request is the
+ * context's `req` (the third resolver argument), and a refusal is a GraphQL error
+ * (`extensions.code` UNAUTHENTICATED); the same hostile values go there.
  */
 describe.each(HTTP_PLATFORMS)('JwksAuthGuard on non-HTTP execution contexts (%s)', (platform) => {
   let issuer: TestIssuer;
@@ -30,7 +33,8 @@ describe.each(HTTP_PLATFORMS)('JwksAuthGuard on non-HTTP execution contexts (%s)
   });
 
   const contextOf = (type: string, first: unknown) => {
-    const ctx = new ExecutionContextHost([first, {}, {}], SomeHandlers, SomeHandlers.prototype.handle);
+    const args = type === 'graphql' ? [undefined, {}, { req: first }, {}] : [first, {}, {}];
+    const ctx = new ExecutionContextHost(args, SomeHandlers, SomeHandlers.prototype.handle);
     ctx.setType(type as ContextType);
     return ctx;
   };
@@ -44,6 +48,7 @@ describe.each(HTTP_PLATFORMS)('JwksAuthGuard on non-HTTP execution contexts (%s)
       return (await guard.canActivate(contextOf(type, first))) ? 'allowed' : 'denied';
     } catch (err) {
       const reason = spy.mock.calls.map(([e]) => (e as { code?: string })?.code ?? (e as Error)?.name ?? 'none').join(',');
+      if (err instanceof JwksGraphQLRefusal && err.extensions.code === 'UNAUTHENTICATED') return `Unauthorized ${reason}`;
       return err instanceof UnauthorizedException ? `Unauthorized ${reason}` : `${(err as Error).name}: ${(err as Error).message}`;
     } finally {
       spy.mockRestore();
@@ -69,7 +74,8 @@ describe.each(HTTP_PLATFORMS)('JwksAuthGuard on non-HTTP execution contexts (%s)
   ];
 
   for (const type of ['rpc', 'ws', 'graphql']) {
-    it.each(hostile)(`refuses a ${type} context whose first argument is %s with a 401 and a refusal code, not a TypeError`, async (_name, first, code) => {
+    const where = type === 'graphql' ? "context's req" : 'first argument';
+    it.each(hostile)(`refuses a ${type} context whose ${where} is %s with a 401 and a refusal code, not a TypeError`, async (_name, first, code) => {
       const payload = first === 'frozen' ? Object.freeze({ headers: { authorization: `Bearer ${issuer.sign()}` } }) : first;
       expect(await outcome(type, payload)).toBe(`Unauthorized ${code}`);
     });
@@ -79,5 +85,11 @@ describe.each(HTTP_PLATFORMS)('JwksAuthGuard on non-HTTP execution contexts (%s)
     const payload: { headers: { authorization: string }; user?: unknown } = { headers: { authorization: `Bearer ${issuer.sign({ sub: 'svc' })}` } };
     expect(await outcome('rpc', payload)).toBe('allowed');
     expect(payload.user).toMatchObject({ sub: 'svc' });
+  });
+
+  it("verifies the token of a GraphQL context's req and writes the user there, not on the root value", async () => {
+    const req: { headers: { authorization: string }; user?: unknown } = { headers: { authorization: `Bearer ${issuer.sign({ sub: 'gql' })}` } };
+    expect(await outcome('graphql', req)).toBe('allowed');
+    expect(req.user).toMatchObject({ sub: 'gql' });
   });
 });
