@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Args, Field, GraphQLModule, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
 import request from 'supertest';
-import { CurrentUser, JwksAuthGuard, JwksAuthModule, Public, type JwksAuthModuleOptions } from '../../lib';
+import { CurrentUser, JwksAuthGuard, JwksAuthModule, Public, Scopes, type JwksAuthModuleOptions } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
 import { issuerOptions } from '../fixtures/app';
 
@@ -39,6 +39,13 @@ class GuardedResolver {
   @Query(() => String)
   hello(): string {
     return 'world';
+  }
+
+  @UseGuards(JwksAuthGuard)
+  @Scopes('orders:write')
+  @Query(() => String)
+  orders(): string {
+    return 'orders';
   }
 
   /** No guard of its own: open, unless `globalGuard: true`. */
@@ -112,6 +119,13 @@ describe('JwksAuthGuard on GraphQL resolvers (Apollo, Express)', () => {
       const ok = await post(app, mutation, issuer.sign({ sub: 'alice' }), { name: 'bob' }).expect(200);
       expect(ok.body).toEqual({ data: { rename: 'alice:bob' } });
       expectRefused(await post(app, mutation, undefined, { name: 'bob' }), 'rename');
+    });
+
+    it('answers a missing grant with FORBIDDEN (never a 500), and the granted token with data', async () => {
+      const error = expectRefused(await post(app, '{ orders }', issuer.sign({ sub: 'alice', scope: 'orders:read' })), 'orders', 'FORBIDDEN');
+      expect(error.message).toBe('Forbidden');
+      const ok = await post(app, '{ orders }', issuer.sign({ sub: 'alice', scope: 'orders:read orders:write' })).expect(200);
+      expect(ok.body).toEqual({ data: { orders: 'orders' } });
     });
 
     it('refuses a missing token with UNAUTHENTICATED and sets the bare challenge on the response', async () => {
