@@ -218,7 +218,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
     const refusal = new InsufficientGrantError(unmet.kind, unmet.mode, unmet.values);
     this.refusalLog.refused(refusal.code);
     this.setHeader(context, 'WWW-Authenticate', insufficientScopeChallenge(unmet));
-    throw this.inTransport(context, new ForbiddenException(undefined, { cause: refusal }));
+    throw this.inTransport(context, new ForbiddenException(undefined, { cause: refusal, description: 'Forbidden' }));
   }
 
   /**
