@@ -166,6 +166,12 @@ export const JWKS_LIMITS = {
   maxJsonDepth: 32,
 } as const;
 
+/**
+ * Hosts where plain `http:` is allowed (a JWKS, a discovery document, an issuer): loopback only,
+ * for local development; anywhere else anyone on the path could swap the keys.
+ */
+export const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
 /** Default Passport strategy name of `JwksStrategy` (`strategyName` changes it per registration). */
 export const JWKS_STRATEGY_NAME = 'jwks';
 /** Most `passportAliases`: one or two names cover every migration; a long list is a mistake. */

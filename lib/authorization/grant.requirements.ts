@@ -1,9 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { GRANTS_KEY } from '../jwks-auth.constants.js';
 import type { GrantRequirement } from './grants.policy.js';
-
-/** Per controller class, per handler: the route's requirements, or null. Decorators run once, at class definition. */
-const routes = new WeakMap<object, WeakMap<object, readonly GrantRequirement[] | null>>();
+import { RouteMemo } from '../decorators/route.memo.js';
 
 function own(target: unknown): readonly GrantRequirement[] {
   if (typeof target !== 'function') return [];
@@ -20,17 +18,13 @@ function read(handler: unknown, controller: unknown): readonly GrantRequirement[
   return all.length === 0 ? null : Object.freeze(all);
 }
 
+/** Per route, once: the requirements, or null. */
+const routes = new RouteMemo(read);
+
 /**
  * What `@Scopes()`, `@Permissions()` and `@Roles()` demand of this route, or null: two WeakMap
  * reads per request once the route has been seen, and no allocation.
  */
 export function routeGrantRequirements(context: ExecutionContext): readonly GrantRequirement[] | null {
-  const handler: unknown = context.getHandler();
-  const controller: unknown = context.getClass();
-  if (typeof handler !== 'function' || typeof controller !== 'function') return read(handler, controller);
-  let byHandler = routes.get(controller);
-  if (byHandler === undefined) routes.set(controller, (byHandler = new WeakMap()));
-  let found = byHandler.get(handler);
-  if (found === undefined) byHandler.set(handler, (found = read(handler, controller)));
-  return found;
+  return routes.get(context);
 }

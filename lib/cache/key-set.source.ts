@@ -588,6 +588,7 @@ export class KeySetSource {
     if (this.discover === null) throw new JwksFetchError('no jwksUri configured and no discovery available', 'discovery');
     try {
       const { timeoutMs, maxResponseBytes } = this.options.fetch;
+      const afterFailure = this.rediscover;
       const found = await this.discover({
         issuer: this.issuer.issuer,
         timeoutMs,
@@ -603,9 +604,10 @@ export class KeySetSource {
       this.discovered = { jwksUri: found.jwksUri, at, document: known?.document ?? found.document };
       this.rediscover = false;
       if (known !== null && known.jwksUri === found.jwksUri) {
-        // The document still names the location that failed: reading it again before the cooldown
-        // would double the requests of every retry.
-        this.discoveryNotBefore = at + this.policy.cooldownMs;
+        // Read because the keys failed, and the document still names the location that failed:
+        // reading it again before the cooldown would double the requests of every retry. (A
+        // routine re-read past maxTtlMs pauses nothing: a 404 right after it must still re-read.)
+        if (afterFailure) this.discoveryNotBefore = at + this.policy.cooldownMs;
       } else if (known !== null) {
         this.emit({ type: 'jwks-uri-changed', jwksUri: uriForLog(found.jwksUri), previous: this.uri });
       }

@@ -1,5 +1,5 @@
 import { JwksFetchError } from '../errors/jwks.errors.js';
-import { JWKS_DEFAULTS } from '../jwks-auth.constants.js';
+import { JWKS_DEFAULTS, LOOPBACK_HOSTS } from '../jwks-auth.constants.js';
 import { boundedRequest, parseJsonBody, refuseUnlessOk } from './bounded-http.request.js';
 import { freshnessFromHeaders } from './http-cache.headers.js';
 
@@ -41,9 +41,6 @@ export interface DiscoveryResult {
  * @throws JwksFetchError
  */
 export type DiscoveryFetcher = (request: DiscoveryRequest) => Promise<DiscoveryResult>;
-
-/** Plain http would let anyone on the path choose the keys; loopback is for local development (as for the options). */
-const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 const OIDC_LABEL = 'discovery document';
 const RFC8414_LABEL = 'RFC 8414 discovery document';

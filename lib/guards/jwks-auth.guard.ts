@@ -21,6 +21,7 @@ import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier.js';
 import { extractBearerToken } from './authorization.header.js';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, retryAfterSeconds } from './refusal.headers.js';
 import { RefusalLog } from './refusal.log.js';
+import { RouteMemo } from '../decorators/route.memo.js';
 import { isUsableUserProperty, REQUEST_USER_PROPERTY } from './request-user.property.js';
 import { compileTokenSource, type TokenReader } from './token.source.js';
 import type { HeaderSink } from '../transports/transport.js';
@@ -57,8 +58,8 @@ function errorName(err: unknown): string {
 export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
   protected readonly logger = new Logger('JwksAuthGuard');
   private readonly refusalLog = new RefusalLog(this.logger);
-  /** Per controller class, per handler: whether the route is public. Metadata is fixed once decorated. */
-  private readonly publicRoutes = new WeakMap<object, WeakMap<object, boolean>>();
+  /** Per route, once: whether it is public. */
+  private readonly publicRoutes = new RouteMemo((handler, controller) => this.readPublic([handler, controller].filter((t) => typeof t === 'function')));
   private setup?: GuardSetup;
 
   /**
@@ -231,17 +232,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
 
   /** `@Public()` on the handler or its controller skips authentication; so does the NestJS docs' `'isPublic'`. */
   protected shouldSkip(context: ExecutionContext): boolean {
-    const handler = context.getHandler();
-    const controller = context.getClass();
-    // Two metadata reads per key and request otherwise; decorators run once, at class definition.
-    if (typeof handler !== 'function' || typeof controller !== 'function') {
-      return this.readPublic([handler, controller].filter((t) => typeof t === 'function'));
-    }
-    let byHandler = this.publicRoutes.get(controller);
-    if (byHandler === undefined) this.publicRoutes.set(controller, (byHandler = new WeakMap()));
-    let isPublic = byHandler.get(handler);
-    if (isPublic === undefined) byHandler.set(handler, (isPublic = this.readPublic([handler, controller])));
-    return isPublic;
+    return this.publicRoutes.get(context);
   }
 
   private readPublic(targets: Parameters<Reflector['getAllAndOverride']>[1]): boolean {

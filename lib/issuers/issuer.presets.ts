@@ -2,6 +2,7 @@ import type { JwksIssuerOptions } from '../interfaces/jwks-auth-options.interfac
 import { describeValue } from '../options/options.validator.js';
 import { FORBIDDEN_CLAIM_SEGMENTS } from '../authorization/grant-claims.mapper.js';
 import { describeUrl, everyIndex, PresetInput, type IssuerPresetOverrides } from './preset.input.js';
+import { LOOPBACK_HOSTS } from '../jwks-auth.constants.js';
 
 export type { IssuerPresetOverrides } from './preset.input.js';
 
@@ -307,7 +308,6 @@ const COGNITO_POOL_ID = /^([a-z]{2}-(?:gov-)?[a-z]+-\d)_[a-zA-Z0-9]+$/;
 const COGNITO_REGION = /^[a-z]{2}-(?:gov-)?[a-z]+-\d$/;
 /** Cognito's API pattern for app client IDs. */
 const COGNITO_CLIENT_ID = /^[\w+]{1,128}$/;
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 function entraTenants(input: PresetInput): string[] {
   const one = input.value('tenantId');
@@ -373,7 +373,7 @@ function keycloakBase(input: PresetInput): string | undefined {
     return undefined;
   }
   const problems = input.problems.length;
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.test(url.hostname))) {
     input.problem(`baseUrl must use https (http only on a loopback host), got ${describeUrl(value)}`);
   }
   if (url.username !== '' || url.password !== '') input.problem(`baseUrl must not carry credentials, got ${describeUrl(value)}`);

@@ -1,4 +1,4 @@
-import { JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, JWKS_STRATEGY_NAME, MAX_PASSPORT_ALIASES, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
+import { JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, LOOPBACK_HOSTS, JWKS_STRATEGY_NAME, MAX_PASSPORT_ALIASES, SUPPORTED_ALGORITHMS } from '../jwks-auth.constants.js';
 import { FORBIDDEN_CLAIM_SEGMENTS, type ResolvedGrantClaims, type ResolvedGrantSource } from '../authorization/grant-claims.mapper.js';
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import type { JwksAuthModuleOptions, JwksIssuerOptions, JwksUserMapper, ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
@@ -8,7 +8,6 @@ import { isUsableUserProperty } from '../guards/request-user.property.js';
 /** A Passport strategy name: short, and safe to show in messages. */
 const STRATEGY_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
 
-const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /**
  * Every option name, by level. An unknown name stops startup: a misspelt option (`clockTolerance`,

@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { Controller, Get, Logger, Req, UseGuards, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import request from 'supertest';
-import { CurrentUser, JwksAuthGuard, JwksAuthModule, type JwksAuthModuleOptions, type JwtClaims } from '../../lib';
+import { CurrentUser, JwksAuthGuard, JwksAuthModule, Scopes, type JwksAuthModuleOptions, type JwtClaims } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
 import { bootApp, issuerOptions } from '../fixtures/app';
 
@@ -13,6 +13,14 @@ class WhereController {
   @Get()
   where(@Req() req: Record<string, unknown>, @CurrentUser() current: unknown, @CurrentUser('name') name: unknown): Record<string, unknown> {
     return { user: req.user ?? null, account: req.account ?? null, current, name: name ?? null };
+  }
+
+  /** Needs a scope: the account must not be loaded for a token that lacks it. */
+  @UseGuards(JwksAuthGuard)
+  @Scopes('orders:write')
+  @Get('scoped')
+  scoped(@CurrentUser() current: unknown): unknown {
+    return current;
   }
 
   /** No guard: protected only by the global guard. */
@@ -41,6 +49,15 @@ describe('mapUser and the user property over real HTTP', () => {
   afterAll(async () => {
     for (const app of apps) await app.close();
     await issuer.close();
+  });
+
+  it('checks the route\'s grants before mapUser: a token without the scope never loads an account', async () => {
+    const mapped: unknown[] = [];
+    const app = await boot({ mapUser: (claims: JwtClaims) => (mapped.push(claims.sub), { id: claims.sub }) });
+    await get(app, '/where/scoped', issuer.sign({ sub: 'mallory', scope: 'orders:read' })).expect(403);
+    expect(mapped).toEqual([]);
+    await get(app, '/where/scoped', issuer.sign({ sub: 'alice', scope: 'orders:write' })).expect(200, { id: 'alice' });
+    expect(mapped).toEqual(['alice']);
   });
 
   it('a synchronous mapUser: its result is the user, it gets the claims and the context, and no promise is made', async () => {

@@ -155,6 +155,24 @@ describe('KeySetSource discovery (no jwksUri configured)', () => {
     await source.close();
   });
 
+  it('announces and logs a jwks_uri that moved on a re-read, and not one that stayed', async () => {
+    const { source, d, idp, clock, events, lines } = await started();
+    await clock.advance(MAX_TTL);
+    events.length = 0;
+    lines.length = 0;
+    await source.refresh(); // past maxTtlMs: read again, same location
+    expect(d.requests).toHaveLength(2);
+    expect(events.filter((e) => e.type === 'jwks-uri-changed')).toEqual([]);
+    idp.fail = new JwksFetchError('JWKS endpoint answered 404', 'status', 404);
+    await source.refresh({ force: true });
+    idp.fail = null;
+    d.jwksUri = MOVED;
+    await source.refresh({ force: true });
+    expect(events.filter((e) => e.type === 'jwks-uri-changed')).toEqual([{ type: 'jwks-uri-changed', jwksUri: MOVED, previous: FOUND_LOGGED, issuer: ISSUER }]);
+    expect(lines).toContain(`warn JWKS discovery for ${ISSUER}: the keys moved from ${FOUND_LOGGED} to ${MOVED}`);
+    await source.close();
+  });
+
   it.each([
     ['a 500', new JwksFetchError('JWKS endpoint answered 500', 'status', 500)],
     ['a timeout', new JwksFetchError('JWKS request timed out', 'timeout')],
