@@ -7,6 +7,7 @@ import {
   ServiceUnavailableException,
   UnauthorizedException,
   type ExecutionContext,
+  type OnModuleInit,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard, AuthModuleOptions } from '@nestjs/passport';
@@ -24,8 +25,8 @@ import { RefusalLog } from './refusal.log.js';
 import { RouteMemo } from '../decorators/route.memo.js';
 import { isUsableUserProperty, REQUEST_USER_PROPERTY } from './request-user.property.js';
 import { compileTokenSource, type TokenReader } from './token.source.js';
-import type { HeaderSink } from '../transports/transport.js';
-import { requestOf, transportOf } from '../transports/transport.registry.js';
+import type { ContextTokenReader, HeaderSink, Transport } from '../transports/transport.js';
+import { preloadTransportPeers, requestOf, transportOf } from '../transports/transport.registry.js';
 
 /** What the guard derives from its options once, on its first request (the options are property-injected). */
 interface GuardSetup {
@@ -33,6 +34,8 @@ interface GuardSetup {
   /** Where the user is written: `user` unless PassportModule's `property` or `userProperty` says otherwise. */
   readonly property: string;
   readonly mapUser: JwksUserMapper | null;
+  /** Each non-HTTP transport's token reader, built on its first call. */
+  readonly transportReaders: Map<Transport, ContextTokenReader>;
 }
 
 /** An error's name for a log line: the app's code threw it, so bounded and printable, never its message. */
@@ -55,7 +58,7 @@ function errorName(err: unknown): string {
  * instead (the token is not at fault), unless `unavailableStatus` is 401.
  */
 @Injectable()
-export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
+export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnModuleInit {
   protected readonly logger = new Logger('JwksAuthGuard');
   private readonly refusalLog = new RefusalLog(this.logger);
   /** Per route, once: whether it is public. */
@@ -78,6 +81,11 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
     super(options);
   }
 
+  /** Loads the optional packages whose exception classes the WebSocket and microservice refusals need, when installed. */
+  onModuleInit(): Promise<void> {
+    return preloadTransportPeers();
+  }
+
   /**
    * Synchronous when the key is in memory (the common case), a promise only when the key set must
    * be fetched first: Nest accepts either.
@@ -88,7 +96,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
     const request: unknown = this.getRequest(context);
     let result: VerifiedToken | Promise<VerifiedToken>;
     try {
-      result = this.verifier.verifyOrDefer(this.extractToken(request));
+      result = this.verifier.verifyOrDefer(this.tokenOf(context, request));
     } catch (err) {
       return this.conclude(context, request, err, false);
     }
@@ -180,7 +188,24 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) {
       throw new JwksOptionsError([`PassportModule's property must be a property name such as "user" or "account", got ${JSON.stringify(String(property)).slice(0, 66)}`]);
     }
     const readToken = compileTokenSource(options?.token ?? null, extractBearerToken, (err) => this.refusalLog.refused(`token extractor threw ${errorName(err)}`, true));
-    return (this.setup = { readToken, property, mapUser: options?.mapUser ?? null });
+    return (this.setup = { readToken, property, mapUser: options?.mapUser ?? null, transportReaders: new Map() });
+  }
+
+  /** HTTP: `extractToken`. Another transport: its own reader (GraphQL over HTTP hands `extractToken` its request). */
+  private tokenOf(context: ExecutionContext, request: unknown): string {
+    const transport = context.getType() === 'http' ? undefined : transportOf(context);
+    if (transport === undefined) return this.extractToken(request);
+    const setup = this.setup ?? this.prepare();
+    let reader = setup.transportReaders.get(transport);
+    if (reader === undefined) {
+      reader = transport.tokenReader({
+        options: this.resolvedOptions,
+        http: (req) => this.extractToken(req),
+        onExtractorError: (err) => this.refusalLog.refused(`token extractor threw ${errorName(err)}`, true),
+      });
+      setup.transportReaders.set(transport, reader);
+    }
+    return reader(context, request);
   }
 
   /**

@@ -37,4 +37,9 @@ export const graphqlTransport: Transport = {
     const retryAfter = thrown.getStatus() === 503 && reason instanceof KeySetUnavailableError ? retryAfterSeconds(reason.retryAfterMs) : undefined;
     return new JwksGraphQLRefusal(thrown.message, code, retryAfter);
   },
+
+  /** Queries and mutations over HTTP: the HTTP request's token, read as the module's `token` option says. */
+  tokenReader({ http }) {
+    return (_context, request) => http(request);
+  },
 };

@@ -7,6 +7,12 @@ const TRANSPORTS: Readonly<Record<string, Transport | undefined>> = {
   graphql: graphqlTransport,
 };
 
+/** Imports the optional peers the transports' refusals need (those installed); see `OptionalPeer`. */
+export function preloadTransportPeers(): Promise<void> {
+  const peers = Object.values(TRANSPORTS).flatMap((t) => t?.peers ?? []);
+  return Promise.all(peers.map((p) => p.preload())).then(() => undefined);
+}
+
 /** The transport of a non-HTTP context, or undefined (HTTP, or a type we do not know). */
 export function transportOf(context: ExecutionContext): Transport | undefined {
   const type = context.getType();

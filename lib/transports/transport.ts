@@ -1,4 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
+import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import type { TokenReader } from '../guards/token.source.js';
+import type { OptionalPeer } from './optional-peer.js';
 
 /** Where refusal headers (the challenge, `Retry-After`) can be written: Express's and Node's `setHeader`, Fastify's `header`. */
 export type HeaderSink = { setHeader?: (name: string, value: string) => void; header?: (name: string, value: string) => void };
@@ -18,4 +21,26 @@ export interface Transport {
    * a subclass chose otherwise), `reason` the verification error behind it (or null).
    */
   refusal(thrown: unknown, reason: unknown): unknown;
+  /**
+   * How this transport finds the token of one call, built once per guard: from its own option in
+   * `options` when the user set one, else its default. `http` reads an HTTP request the way the
+   * module's `token` option says (for transports that carry one, as GraphQL over HTTP does).
+   * The reader throws `TokenMissingError` / `TokenMalformedError` like any `TokenReader`.
+   */
+  tokenReader(setup: TransportTokenSetup): ContextTokenReader;
+  /** Optional peer packages this transport's refusals need, preloaded when the guard is initialised. */
+  readonly peers?: readonly OptionalPeer<unknown>[];
 }
+
+/** What a transport builds its token reader from. */
+export interface TransportTokenSetup {
+  /** The module's options; undefined when the guard was built by hand (defaults apply). */
+  readonly options: ResolvedJwksOptions | undefined;
+  /** The HTTP reader: the module's `token` option, else the Authorization header's bearer token. */
+  readonly http: TokenReader;
+  /** To be told when a user-supplied extractor throws (the app's bug, logged by error name). */
+  readonly onExtractorError: (err: unknown) => void;
+}
+
+/** The token of one call of a transport: `request` is what `Transport.request()` returned. */
+export type ContextTokenReader = (context: ExecutionContext, request: unknown) => string;
