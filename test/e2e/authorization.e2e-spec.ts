@@ -7,110 +7,31 @@
  */
 import { Controller, Get, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import {
-  auth0Issuer,
-  cognitoIssuer,
-  entraIssuers,
-  JwksAuthModule,
-  keycloakIssuer,
-  oktaIssuer,
-  Public,
-  Roles,
-  Scopes,
-  type GrantKind,
-  type JwksIssuerOptions,
-} from '../../lib';
+import { JwksAuthModule, Public, Roles, Scopes, type GrantKind } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
 import { bootApp } from '../fixtures/app';
 import { GrantsController, StaffController } from '../fixtures/grants.controller';
+import { startIdps, type Idp, type IdpSet } from '../fixtures/idp-tokens';
 
 const forRoot = JwksAuthModule.forRoot.bind(JwksAuthModule);
-const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
-const ENTRA_API = '6e74172b-be56-4843-9ff4-e66a39bb12e3';
-const COGNITO_CLIENT = '3n4b5urk1ft4fl3mg5e62d9ado';
 const GENERIC_403 = { statusCode: 403, message: 'Forbidden' };
-
-type Grants = Partial<Record<GrantKind, string[]>>;
-interface Idp {
-  name: string;
-  /** The kinds the preset reads for this IdP. */
-  carries: GrantKind[];
-  sign(grants: Grants): string;
-}
-
-const started: TestIssuer[] = [];
-async function local(preset: JwksIssuerOptions): Promise<{ idp: TestIssuer; options: JwksIssuerOptions }> {
-  const idp = await TestIssuer.start({ issuer: preset.issuer });
-  started.push(idp);
-  return { idp, options: { ...preset, issuer: idp.issuer, jwksUri: idp.jwksUri } };
-}
-
-/** Where the module's defaults would look: a kind an IdP's preset does not read is put here, and must not count. */
-function elsewhere(grants: Grants, carries: GrantKind[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (!carries.includes('permissions') && grants.permissions) out.permissions = grants.permissions;
-  if (!carries.includes('roles') && grants.roles) out.roles = grants.roles;
-  return out;
-}
-
-const space = (values: string[] | undefined) => (values ?? []).join(' ');
 
 describe('authorization decorators over HTTP, per identity provider', () => {
   let app: INestApplication;
-  const idps: Idp[] = [];
+  let set: IdpSet;
+  let idps: readonly Idp[] = [];
 
   beforeAll(async () => {
-    const a0 = await local(auth0Issuer({ domain: 'acme.eu.auth0.com', audience: 'https://orders.example.com' }));
-    const ok = await local(oktaIssuer({ domain: 'dev-123456.okta.com' }));
-    const [en] = await Promise.all(entraIssuers({ tenantId: TENANT, audience: ENTRA_API }).map(local));
-    const kc = await local(keycloakIssuer({ baseUrl: 'https://kc.example.com', realm: 'acme', audience: 'orders-api', clientId: 'orders-api' }));
-    const cg = await local(cognitoIssuer({ userPoolId: 'eu-west-1_AbCdEf123', clientId: COGNITO_CLIENT }));
-    idps.push(
-      {
-        name: 'Auth0 (scope, permissions)',
-        carries: ['scopes', 'permissions'],
-        sign: (g) => a0.idp.sign({ aud: 'https://orders.example.com', scope: space(g.scopes), ...(g.permissions ? { permissions: g.permissions } : {}), ...elsewhere(g, ['scopes', 'permissions']) }),
-      },
-      {
-        name: 'Okta (scp as an array)',
-        carries: ['scopes'],
-        sign: (g) => ok.idp.sign({ aud: 'api://default', cid: '0oa1b2c3d4e5f6g7h8i9', scp: g.scopes ?? [], ...elsewhere(g, ['scopes']) }),
-      },
-      {
-        name: 'Entra v2.0 (scp as a string, roles)',
-        carries: ['scopes', 'roles'],
-        sign: (g) => en.idp.sign({ aud: ENTRA_API, tid: TENANT, ver: '2.0', scp: space(g.scopes), ...(g.roles ? { roles: g.roles } : {}), ...elsewhere(g, ['scopes', 'roles']) }),
-      },
-      {
-        name: 'Keycloak (realm roles and the client roles of clientId)',
-        carries: ['scopes', 'roles'],
-        sign: (g) => {
-          const [realm, ...client] = g.roles ?? [];
-          return kc.idp.sign({
-            aud: ['orders-api', 'account'],
-            azp: 'web-app',
-            scope: space(g.scopes),
-            realm_access: { roles: realm === undefined ? ['offline_access'] : ['offline_access', realm] },
-            // Another client's roles are that client's business: never counted for this API.
-            resource_access: { 'orders-api': { roles: client }, 'other-client': { roles: ['clerk', 'auditor', 'manager'] } },
-            ...elsewhere(g, ['scopes', 'roles']),
-          });
-        },
-      },
-      {
-        name: 'Cognito (scope, cognito:groups)',
-        carries: ['scopes', 'roles'],
-        sign: (g) => cg.idp.sign({ aud: undefined, token_use: 'access', client_id: COGNITO_CLIENT, scope: space(g.scopes), 'cognito:groups': g.roles ?? [], ...elsewhere(g, ['scopes', 'roles']) }),
-      },
-    );
+    set = await startIdps();
+    idps = set.idps;
     app = await bootApp({
       controllers: [GrantsController, StaffController],
-      imports: [forRoot({ issuers: [a0.options, ok.options, en.options, kc.options, cg.options], strategyName: 'jwks-authz' })],
+      imports: [forRoot({ issuers: set.issuers, strategyName: 'jwks-authz' })],
     });
   });
   afterAll(async () => {
     await app?.close();
-    await Promise.all(started.map((idp) => idp.close()));
+    await set?.close();
   });
 
   const get = (path: string, token?: string) => {
