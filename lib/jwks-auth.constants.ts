@@ -172,6 +172,13 @@ export const JWKS_LIMITS = {
  */
 export const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
+/**
+ * Longest `connectionParams` value read for a token (graphql-ws): a token over `maxTokenBytes` is
+ * refused anyway, and the bound keeps a megabyte value from reaching the Bearer pattern. The margin
+ * covers `Bearer ` and surrounding spaces.
+ */
+export const MAX_CONNECTION_PARAM_TOKEN_CHARS = JWKS_DEFAULTS.maxTokenBytes + 64;
+
 /** Default Passport strategy name of `JwksStrategy` (`strategyName` changes it per registration). */
 export const JWKS_STRATEGY_NAME = 'jwks';
 /** Most `passportAliases`: one or two names cover every migration; a long list is a mistake. */
