@@ -20,6 +20,7 @@ export type {
   ResolvedSubscriptionTokenSource,
 } from './transports/graphql-ws.token.js';
 export type { GraphqlWsContextLike } from './transports/graphql-ws.context.js';
+export { jwksGraphqlWsOnConnect, type JwksGraphqlWsOnConnectOptions } from './transports/graphql-ws.on-connect.js';
 export {
   auth0Issuer,
   oktaIssuer,
