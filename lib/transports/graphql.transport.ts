@@ -24,7 +24,9 @@ const NO_WS_CONTEXT_HINT =
  * `context`, and with an app's that does not set `req`). That object lives as long as the
  * connection, so the guard treats the operation's GraphQL context as the request instead: the
  * user is written there (`context.user`, where `filter` and `resolve` see it), once per operation,
- * and a user of one operation never shows in another.
+ * and a user of one operation never shows in another. Each operation is checked when it starts
+ * (the connection's token, verified again, grants and all): one started after the token expired is
+ * refused; one already running is not cut at `exp` (the resolver's stream owns its lifetime).
  *
  * Resolver arguments are `(root, args, context, info)`: `getArgByIndex(2)` is exactly what
  * `GqlExecutionContext.create(context).getContext()` returns, without importing `@nestjs/graphql`
