@@ -12,6 +12,15 @@ export type {
   JwksUserMapper,
 } from './interfaces/jwks-auth-options.interface.js';
 export type { JwksTokenSource, JwksTokenExtractor, ResolvedTokenSource } from './guards/token.source.js';
+export type {
+  JwksSubscriptionsOptions,
+  JwksSubscriptionTokenSource,
+  JwksConnectionParamsExtractor,
+  ResolvedSubscriptionsOptions,
+  ResolvedSubscriptionTokenSource,
+} from './transports/graphql-ws.token.js';
+export type { GraphqlWsContextLike } from './transports/graphql-ws.context.js';
+export { jwksGraphqlWsOnConnect, type JwksGraphqlWsOnConnectOptions } from './transports/graphql-ws.on-connect.js';
 export {
   auth0Issuer,
   oktaIssuer,

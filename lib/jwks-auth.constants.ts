@@ -172,6 +172,20 @@ export const JWKS_LIMITS = {
  */
 export const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
+/**
+ * Longest `connectionParams` value read for a token (graphql-ws): a token over `maxTokenBytes` is
+ * refused anyway, and the bound keeps a megabyte value from reaching the Bearer pattern. The margin
+ * covers `Bearer ` and surrounding spaces.
+ */
+export const MAX_CONNECTION_PARAM_TOKEN_CHARS = JWKS_DEFAULTS.maxTokenBytes + 64;
+
+/**
+ * How `jwksGraphqlWsOnConnect` closes a refused connection: graphql-ws's own 4401 for a missing or
+ * refused token (its client does not retry it), and RFC 6455's 1013 "Try Again Later" when no usable
+ * key set is held (the token is not at fault; the client's retry logic may try again).
+ */
+export const GRAPHQL_WS_CLOSE = { unauthenticated: { code: 4401, reason: 'Unauthorized' }, unavailable: { code: 1013, reason: 'Try Again Later' } } as const;
+
 /** Default Passport strategy name of `JwksStrategy` (`strategyName` changes it per registration). */
 export const JWKS_STRATEGY_NAME = 'jwks';
 /** Most `passportAliases`: one or two names cover every migration; a long list is a mistake. */

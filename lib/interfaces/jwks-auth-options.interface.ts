@@ -1,5 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { JwksTokenSource, ResolvedTokenSource } from '../guards/token.source.js';
+import type { JwksSubscriptionsOptions, ResolvedSubscriptionsOptions } from '../transports/graphql-ws.token.js';
 import type { JwtClaims } from '../verify/claims.validator.js';
 import type { GrantClaimsOptions, ResolvedGrantClaims } from '../authorization/grant-claims.mapper.js';
 
@@ -173,6 +174,12 @@ export interface JwksAuthModuleOptions {
    * extractors. See `JwksTokenSource`.
    */
   token?: JwksTokenSource;
+  /**
+   * GraphQL over graphql-ws (subscriptions, and queries sent on the socket): `token` says where the
+   * token of an operation is read. Default: `connectionParams.Authorization` (or `authorization`)
+   * as `Bearer <token>`. See `JwksSubscriptionTokenSource`.
+   */
+  subscriptions?: JwksSubscriptionsOptions;
   /** Builds the request's user from the verified claims (e.g. loads the account). Default: the claims themselves. See `JwksUserMapper`. */
   mapUser?: JwksUserMapper;
   /**
@@ -238,6 +245,8 @@ export interface ResolvedJwksOptions {
   readonly maxTokenBytes: number;
   /** null: the transport's default (HTTP: the Authorization header's bearer token). */
   readonly token: ResolvedTokenSource | null;
+  /** graphql-ws: `token` null for the default (`connectionParams.Authorization`). Absent in hand-built options: the default. */
+  readonly subscriptions?: ResolvedSubscriptionsOptions;
   readonly mapUser: JwksUserMapper | null;
   /** null: PassportModule's `property`, else `'user'`. */
   readonly userProperty: string | null;

@@ -5,7 +5,9 @@ import { Args, Field, GraphQLModule, Mutation, ObjectType, Query, Resolver } fro
 import request from 'supertest';
 import { CurrentUser, JwksAuthGuard, JwksAuthModule, Public, Scopes, type JwksAuthModuleOptions } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
-import { issuerOptions } from '../fixtures/app';
+import { HTTP_PLATFORMS, issuerOptions, type HttpPlatform } from '../fixtures/app';
+import { GraphqlHttpDriver } from '../fixtures/transports/graphql-http.driver';
+import { GRANT_ROUTES, type CallOutcome, type GrantRoute } from '../fixtures/transports/transport.driver';
 
 @ObjectType()
 class Me {
@@ -55,25 +57,38 @@ class GuardedResolver {
   }
 }
 
-async function bootGraphql(options: JwksAuthModuleOptions): Promise<INestApplication> {
+/**
+ * Fastify's request does not lead to its reply, so on Fastify the refusal's headers need the reply
+ * in the context (`(req, reply) => ({ req, reply })`); `defaultContext` boots without it.
+ */
+async function bootGraphql(options: JwksAuthModuleOptions, platform: HttpPlatform, { defaultContext = false } = {}): Promise<INestApplication> {
+  const context = platform === 'fastify' && !defaultContext ? { context: (req: unknown, reply: unknown) => ({ req, reply }) } : {};
   @Module({
     imports: [
       JwksAuthModule.forRoot(options),
       // Nest's default context is `({ req }) => ({ req })`: the guard reads the token from `req`.
-      GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true, playground: false }),
+      GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true, graphiql: false, ...context }),
     ],
     providers: [GuardedResolver],
   })
   class GraphqlAppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [GraphqlAppModule] }).compile();
-  const app = moduleRef.createNestApplication({ logger: process.env.JWKS_TEST_LOGS ? undefined : false });
+  const logger = process.env.JWKS_TEST_LOGS ? undefined : (false as const);
+  if (platform === 'fastify') {
+    const { FastifyAdapter } = await import('@nestjs/platform-fastify');
+    const app = moduleRef.createNestApplication(new FastifyAdapter(), { logger });
+    await app.init();
+    await (app.getHttpAdapter().getInstance() as { ready(): Promise<unknown> }).ready();
+    return app;
+  }
+  const app = moduleRef.createNestApplication({ logger });
   await app.init();
   return app;
 }
 
 type GqlBody = { data?: Record<string, unknown> | null; errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[] };
 
-describe('JwksAuthGuard on GraphQL resolvers (Apollo, Express)', () => {
+describe.each(HTTP_PLATFORMS)('JwksAuthGuard on GraphQL resolvers (Apollo, %s)', (platform) => {
   let issuer: TestIssuer;
   beforeAll(async () => {
     issuer = await TestIssuer.start();
@@ -102,7 +117,7 @@ describe('JwksAuthGuard on GraphQL resolvers (Apollo, Express)', () => {
   describe('with @UseGuards(JwksAuthGuard)', () => {
     let app: INestApplication;
     beforeAll(async () => {
-      app = await bootGraphql(issuerOptions(issuer));
+      app = await bootGraphql(issuerOptions(issuer), platform);
     });
     afterAll(async () => {
       await app.close();
@@ -163,10 +178,58 @@ describe('JwksAuthGuard on GraphQL resolvers (Apollo, Express)', () => {
     });
   });
 
+  describe("with Nest's default context", () => {
+    let app: INestApplication;
+    beforeAll(async () => {
+      app = await bootGraphql(issuerOptions(issuer), platform, { defaultContext: true });
+    });
+    afterAll(async () => {
+      await app.close();
+    });
+
+    it('reads the token from the request and answers data, UNAUTHENTICATED and FORBIDDEN by code', async () => {
+      expect((await post(app, '{ mySub }', issuer.sign({ sub: 'alice' })).expect(200)).body).toEqual({ data: { mySub: 'alice' } });
+      expectRefused(await post(app, '{ me { sub } }'), 'me');
+      expectRefused(await post(app, '{ orders }', issuer.sign({ sub: 'alice', scope: 'orders:read' })), 'orders', 'FORBIDDEN');
+    });
+  });
+
+  describe('the grant matrix through the graphql-http driver', () => {
+    const driver = new GraphqlHttpDriver(platform);
+    beforeAll(async () => {
+      await driver.start([JwksAuthModule.forRoot(issuerOptions(issuer))]);
+    });
+    afterAll(async () => {
+      await driver.close();
+    });
+
+    // [a token with scope orders:read, permission orders:read and role clerk; a token with everything]
+    const expected: Record<GrantRoute, CallOutcome['kind']> = {
+      open: 'ok',
+      scopesAll: 'forbidden',
+      scopesAny: 'ok',
+      permissionsAll: 'forbidden',
+      permissionsAny: 'ok',
+      rolesAll: 'forbidden',
+      rolesAny: 'ok',
+      stacked: 'forbidden',
+      public: 'ok',
+    };
+
+    it.each(GRANT_ROUTES)('%s', async (route) => {
+      const some = issuer.sign({ sub: 'alice', scope: 'orders:read', permissions: ['orders:read'], roles: ['clerk'] });
+      const all = issuer.sign({ sub: 'alice', scope: 'orders:read orders:write', permissions: ['orders:read', 'orders:write'], roles: ['clerk', 'auditor', 'manager'] });
+      const sub = route === 'public' ? null : 'alice';
+      expect(await driver.call(route, some)).toEqual(expected[route] === 'ok' ? { kind: 'ok', sub } : { kind: expected[route] });
+      expect(await driver.call(route, all)).toEqual({ kind: 'ok', sub });
+      expect(await driver.call(route, undefined)).toEqual(route === 'public' ? { kind: 'ok', sub: null } : { kind: 'unauthenticated' });
+    });
+  });
+
   describe('with globalGuard: true', () => {
     let app: INestApplication;
     beforeAll(async () => {
-      app = await bootGraphql(issuerOptions(issuer, { globalGuard: true }));
+      app = await bootGraphql(issuerOptions(issuer, { globalGuard: true }), platform);
     });
     afterAll(async () => {
       await app.close();
@@ -197,7 +260,7 @@ describe('JwksAuthGuard on GraphQL resolvers (Apollo, Express)', () => {
     });
 
     it('answers SERVICE_UNAVAILABLE with retryAfter (the token is not at fault) and sets Retry-After', async () => {
-      app = await bootGraphql(issuerOptions(down, { failOnWarmupError: false }));
+      app = await bootGraphql(issuerOptions(down, { failOnWarmupError: false }), platform);
       const res = await post(app, '{ me { sub } }', down.sign({ sub: 'alice' }));
       const error = expectRefused(res, 'me', 'SERVICE_UNAVAILABLE');
       expect(error.message).toBe('Service Unavailable');
@@ -208,7 +271,7 @@ describe('JwksAuthGuard on GraphQL resolvers (Apollo, Express)', () => {
     });
 
     it('answers UNAUTHENTICATED when the app asks for unavailableStatus: 401', async () => {
-      app = await bootGraphql(issuerOptions(down, { failOnWarmupError: false, unavailableStatus: 401 }));
+      app = await bootGraphql(issuerOptions(down, { failOnWarmupError: false, unavailableStatus: 401 }), platform);
       const error = expectRefused(await post(app, '{ me { sub } }', down.sign({ sub: 'alice' })), 'me');
       expect(error.extensions?.retryAfter).toBeUndefined();
     });
