@@ -12,6 +12,14 @@ export type {
   JwksUserMapper,
 } from './interfaces/jwks-auth-options.interface.js';
 export type { JwksTokenSource, JwksTokenExtractor, ResolvedTokenSource } from './guards/token.source.js';
+export type {
+  JwksMicroserviceOptions,
+  JwksMicroserviceTokenExtractor,
+  JwksMicroserviceTokenSource,
+  ResolvedMicroserviceOptions,
+  ResolvedMicroserviceTokenSource,
+} from './transports/rpc-token.source.js';
+export { JwksRpcQuietRefusal, type JwksRpcRefusalBody } from './transports/rpc.refusal.js';
 export {
   auth0Issuer,
   oktaIssuer,

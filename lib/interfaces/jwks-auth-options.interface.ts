@@ -2,6 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import type { JwksTokenSource, ResolvedTokenSource } from '../guards/token.source.js';
 import type { JwtClaims } from '../verify/claims.validator.js';
 import type { GrantClaimsOptions, ResolvedGrantClaims } from '../authorization/grant-claims.mapper.js';
+import type { JwksMicroserviceOptions, ResolvedMicroserviceOptions } from '../transports/rpc-token.source.js';
 
 /**
  * Turns the verified claims into the request's user (e.g. loads the account). Sync or async; the
@@ -173,6 +174,13 @@ export interface JwksAuthModuleOptions {
    * extractors. See `JwksTokenSource`.
    */
   token?: JwksTokenSource;
+  /**
+   * Microservice handlers (`@MessagePattern`, `@EventPattern`): where a message's token is read.
+   * Default: the `authorization` metadata entry (`Bearer <token>`) on transports with metadata
+   * (gRPC, NATS, Kafka, RabbitMQ, MQTT 5); on TCP and Redis the packet metadata, else the
+   * payload's `headers.authorization`. See `JwksMicroserviceTokenSource`.
+   */
+  microservice?: JwksMicroserviceOptions;
   /** Builds the request's user from the verified claims (e.g. loads the account). Default: the claims themselves. See `JwksUserMapper`. */
   mapUser?: JwksUserMapper;
   /**
@@ -238,6 +246,7 @@ export interface ResolvedJwksOptions {
   readonly maxTokenBytes: number;
   /** null: the transport's default (HTTP: the Authorization header's bearer token). */
   readonly token: ResolvedTokenSource | null;
+  readonly microservice: ResolvedMicroserviceOptions;
   readonly mapUser: JwksUserMapper | null;
   /** null: PassportModule's `property`, else `'user'`. */
   readonly userProperty: string | null;
