@@ -87,6 +87,7 @@ export function tokenOfValue(value: unknown, shown: string, scheme: 'Bearer' | n
   if (Array.isArray(value)) {
     if (value.length === 0) return undefined;
     if (value.length > 1) throw new TokenMalformedError(`more than one ${shown}`);
+    if (Array.isArray(value[0])) throw new TokenMalformedError(`${shown} is not a string`);
     return tokenOfValue(value[0], shown, scheme);
   }
   let text: string;

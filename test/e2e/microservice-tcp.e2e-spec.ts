@@ -276,7 +276,7 @@ describe('JwksAuthGuard on a TCP microservice', () => {
       const token = issuer.sign({ sub: 'f' });
       expect(await driver.send('open', { jwt: token })).toEqual({ sub: 'f' });
       expect(await refusal(driver, 'open', { jwt: token, boom: true })).toEqual(UNAUTHENTICATED);
-      const logged = errorLog.mock.calls.map((c) => String(c[0]));
+      const logged = (errorLog.mock.calls as unknown[][]).map((c) => String(c[0]));
       expect(logged).toEqual([expect.stringContaining('token extractor threw Error')]);
       expect(logged.join()).not.toContain(token);
     });
