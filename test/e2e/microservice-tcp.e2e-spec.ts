@@ -82,6 +82,18 @@ describe('JwksAuthGuard on a TCP microservice', () => {
   let driver: TcpDriver;
   let errorLog: ReturnType<typeof jest.spyOn>;
   let initSpy: ReturnType<typeof jest.spyOn>;
+  let activateSpy: ReturnType<typeof jest.spyOn>;
+
+  /**
+   * Whether every guard instance that checked a message had its onModuleInit called by Nest (which
+   * preloads the RpcException class): the instance `@UseGuards` makes for a controller is not the
+   * module's provider, so the check is by instance.
+   */
+  const guardsUsedWereInitialised = (): boolean => {
+    const used = new Set(activateSpy.mock.contexts);
+    const initialised = new Set(initSpy.mock.contexts);
+    return used.size > 0 && [...used].every((guard) => initialised.has(guard));
+  };
 
   async function start(options: Partial<JwksAuthModuleOptions> = {}, driverOptions: ConstructorParameters<typeof TcpDriver>[0] = {}, imports: NonNullable<ModuleMetadata['imports']> = []) {
     driver = new TcpDriver({ controllers: [ExtraController, UnguardedController], ...driverOptions });
@@ -95,10 +107,12 @@ describe('JwksAuthGuard on a TCP microservice', () => {
     events.length = 0;
     errorLog = jest.spyOn(Logger.prototype, 'error');
     initSpy = jest.spyOn(JwksAuthGuard.prototype, 'onModuleInit');
+    activateSpy = jest.spyOn(JwksAuthGuard.prototype, 'canActivate');
   });
   afterEach(async () => {
     errorLog.mockRestore();
     initSpy.mockRestore();
+    activateSpy.mockRestore();
     await driver?.close();
   });
   afterAll(async () => {
@@ -108,8 +122,9 @@ describe('JwksAuthGuard on a TCP microservice', () => {
   describe('guarded with @UseGuards', () => {
     beforeEach(() => start());
 
-    it("initialises the guard (Nest calls its onModuleInit), so refusals are the app's own RpcException", () => {
-      expect(initSpy).toHaveBeenCalled();
+    it("initialises the guard instance of @UseGuards (Nest calls its onModuleInit), so refusals are the app's own RpcException", async () => {
+      expect(await driver.call('open', undefined)).toEqual({ kind: 'unauthenticated' });
+      expect(guardsUsedWereInitialised()).toBe(true);
     });
 
     it('accepts a valid bearer token in the payload headers and hands the claims to @CurrentUser()', async () => {
@@ -321,8 +336,9 @@ describe('JwksAuthGuard on a TCP microservice', () => {
   describe('globalGuard', () => {
     it('guards every message handler of a pure microservice; @Public() opts out', async () => {
       await start({ globalGuard: true });
-      expect(initSpy).toHaveBeenCalled();
+      activateSpy.mockClear();
       expect(await refusal(driver, 'unguarded', {})).toEqual(UNAUTHENTICATED);
+      expect(guardsUsedWereInitialised()).toBe(true);
       expect(await driver.send('unguarded', bearer(issuer.sign({ sub: 'g' })))).toEqual({ sub: 'g' });
       expect(await driver.call('public', undefined)).toEqual({ kind: 'ok', sub: undefined });
       expect(await driver.call('scopesAll', issuer.sign({ scope: 'orders:read' }))).toEqual({ kind: 'forbidden' });
@@ -330,8 +346,8 @@ describe('JwksAuthGuard on a TCP microservice', () => {
 
     it('guards both sides of a hybrid app: TCP refusals as RPC errors, HTTP unchanged', async () => {
       await start({ globalGuard: true }, { hybrid: true });
-      expect(initSpy).toHaveBeenCalled();
       expect(await refusal(driver, 'unguarded', {})).toEqual(UNAUTHENTICATED);
+      expect(guardsUsedWereInitialised()).toBe(true);
       expect(await driver.send('unguarded', bearer(issuer.sign({ sub: 'h' })))).toEqual({ sub: 'h' });
       const http = (driver.app as { getHttpServer(): Parameters<typeof request>[0] }).getHttpServer();
       const refused = await request(http).get('/http/unguarded');
