@@ -21,6 +21,14 @@ export type {
 } from './transports/graphql-ws.token.js';
 export type { GraphqlWsContextLike } from './transports/graphql-ws.context.js';
 export { jwksGraphqlWsOnConnect, type JwksGraphqlWsOnConnectOptions } from './transports/graphql-ws.on-connect.js';
+export type {
+  JwksMicroserviceOptions,
+  JwksMicroserviceTokenExtractor,
+  JwksMicroserviceTokenSource,
+  ResolvedMicroserviceOptions,
+  ResolvedMicroserviceTokenSource,
+} from './transports/rpc-token.source.js';
+export { JwksRpcQuietRefusal, type JwksRpcRefusalBody } from './transports/rpc.refusal.js';
 export {
   auth0Issuer,
   oktaIssuer,

@@ -105,6 +105,11 @@ export const JWKS_DEFAULTS = {
    * a few dozen characters; the bound keeps the option from becoming a per-request cost.
    */
   maxTokenSourceNameChars: 256,
+  /**
+   * Most property steps in `microservice.token: { from: 'payload', path }`: a token sits one or two
+   * levels deep (`headers.authorization`); the bound keeps a misconfiguration from walking deep.
+   */
+  maxPayloadPathSteps: 8,
   /** RS256 is what every IdP signs access tokens with by default. */
   algorithms: ['RS256'] as readonly string[],
   /**

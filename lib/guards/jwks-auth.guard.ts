@@ -116,7 +116,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
     } catch (err) {
       this.setRefusalHeaders(context, error, err);
       // HTTP: as thrown. GraphQL: an error with `extensions.code` (see lib/transports).
-      throw transportOf(context)?.refusal(err, error) ?? err;
+      throw transportOf(context)?.refusal(err, error, context) ?? err;
     }
     // Grants first: the account is loaded (mapUser) only for a token that may use this route.
     this.authorize(context, user as JwtClaims);
@@ -177,7 +177,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
 
   /** The refusal in the context's own shape (a GraphQL error with its code); HTTP throws it as it is. */
   private inTransport(context: ExecutionContext, refusal: Error): unknown {
-    return transportOf(context)?.refusal(refusal, null) ?? refusal;
+    return transportOf(context)?.refusal(refusal, null, context) ?? refusal;
   }
 
   /** Reads the options once: they are property-injected, so not yet there in the constructor. */

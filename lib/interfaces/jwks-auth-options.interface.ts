@@ -3,6 +3,7 @@ import type { JwksTokenSource, ResolvedTokenSource } from '../guards/token.sourc
 import type { JwksSubscriptionsOptions, ResolvedSubscriptionsOptions } from '../transports/graphql-ws.token.js';
 import type { JwtClaims } from '../verify/claims.validator.js';
 import type { GrantClaimsOptions, ResolvedGrantClaims } from '../authorization/grant-claims.mapper.js';
+import type { JwksMicroserviceOptions, ResolvedMicroserviceOptions } from '../transports/rpc-token.source.js';
 
 /**
  * Turns the verified claims into the request's user (e.g. loads the account). Sync or async; the
@@ -180,6 +181,13 @@ export interface JwksAuthModuleOptions {
    * as `Bearer <token>`. See `JwksSubscriptionTokenSource`.
    */
   subscriptions?: JwksSubscriptionsOptions;
+  /**
+   * Microservice handlers (`@MessagePattern`, `@EventPattern`): where a message's token is read.
+   * Default: the `authorization` metadata entry (`Bearer <token>`) on transports with metadata
+   * (gRPC, NATS, Kafka, RabbitMQ, MQTT 5); on TCP and Redis the packet metadata, else the
+   * payload's `headers.authorization`. See `JwksMicroserviceTokenSource`.
+   */
+  microservice?: JwksMicroserviceOptions;
   /** Builds the request's user from the verified claims (e.g. loads the account). Default: the claims themselves. See `JwksUserMapper`. */
   mapUser?: JwksUserMapper;
   /**
@@ -247,6 +255,7 @@ export interface ResolvedJwksOptions {
   readonly token: ResolvedTokenSource | null;
   /** graphql-ws: `token` null for the default (`connectionParams.Authorization`). Absent in hand-built options: the default. */
   readonly subscriptions?: ResolvedSubscriptionsOptions;
+  readonly microservice: ResolvedMicroserviceOptions;
   readonly mapUser: JwksUserMapper | null;
   /** null: PassportModule's `property`, else `'user'`. */
   readonly userProperty: string | null;

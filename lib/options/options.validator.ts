@@ -5,6 +5,7 @@ import type { JwksAuthModuleOptions, JwksIssuerOptions, JwksUserMapper, Resolved
 import type { ResolvedTokenSource } from '../guards/token.source.js';
 import { isUsableUserProperty } from '../guards/request-user.property.js';
 import { subscriptionsOption } from '../transports/graphql-subscriptions.options.js';
+import { resolveMicroserviceOptions } from '../transports/rpc-token.options.js';
 
 /** A Passport strategy name: short, and safe to show in messages. */
 const STRATEGY_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -19,7 +20,7 @@ const KNOWN_KEYS = {
   '': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'allowedJwksHosts', 'grantClaims', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
     'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus', 'strategyName',
-    'token', 'subscriptions', 'mapUser', 'userProperty', 'passportAliases', 'isGlobal',
+    'token', 'subscriptions', 'microservice', 'mapUser', 'userProperty', 'passportAliases', 'isGlobal',
   ],
   'issuers[].': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec',
@@ -317,6 +318,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
 
   const token = tokenOption(problems, input.token);
   const subscriptions = subscriptionsOption(problems, input.subscriptions);
+  const microservice = resolveMicroserviceOptions(problems, input.microservice);
   let mapUser: JwksUserMapper | null = null;
   if (input.mapUser !== undefined) {
     if (typeof input.mapUser !== 'function') problems.push(`mapUser must be a function (claims, context) => user, got ${describeValue(input.mapUser)}`);
@@ -350,6 +352,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     maxTokenBytes: JWKS_DEFAULTS.maxTokenBytes,
     token,
     subscriptions,
+    microservice,
     mapUser,
     userProperty,
   });

@@ -1,10 +1,12 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { graphqlTransport } from './graphql.transport.js';
+import { rpcTransport } from './rpc.transport.js';
 import type { Transport } from './transport.js';
 
 /** The non-HTTP context types the guard understands, by `context.getType()`. */
 const TRANSPORTS: Readonly<Record<string, Transport | undefined>> = {
   graphql: graphqlTransport,
+  rpc: rpcTransport,
 };
 
 /** Imports the optional peers the transports' refusals need (those installed); see `OptionalPeer`. */

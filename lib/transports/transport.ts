@@ -18,9 +18,10 @@ export interface Transport {
   response(context: ExecutionContext): HeaderSink | undefined;
   /**
    * What to throw for a refusal: `thrown` is what `handleRequest` threw (an `HttpException` unless
-   * a subclass chose otherwise), `reason` the verification error behind it (or null).
+   * a subclass chose otherwise), `reason` the verification error behind it (or null), `context`
+   * the call's (an RPC event is refused differently from a message awaiting a reply).
    */
-  refusal(thrown: unknown, reason: unknown): unknown;
+  refusal(thrown: unknown, reason: unknown, context?: ExecutionContext): unknown;
   /**
    * How this transport finds the token of one call, built once per guard: from its own option in
    * `options` when the user set one, else its default. `http` reads an HTTP request the way the

@@ -13,6 +13,7 @@ import { startIdps, type Grants, type IdpSet } from '../fixtures/idp-tokens';
 import { GraphqlHttpDriver } from '../fixtures/transports/graphql-http.driver';
 import { GraphqlWsDriver } from '../fixtures/transports/graphql-ws.driver';
 import { httpDriver } from '../fixtures/transports/http.driver';
+import { TcpDriver } from '../fixtures/transports/tcp.driver';
 import { GRANT_ROUTES, type CallOutcome, type GrantRoute, type TransportDriver } from '../fixtures/transports/transport.driver';
 
 /** Every transport, by its driver. */
@@ -22,6 +23,7 @@ const DRIVERS: ReadonlyArray<() => TransportDriver> = [
   () => new GraphqlHttpDriver('express'),
   () => new GraphqlHttpDriver('fastify'),
   () => new GraphqlWsDriver('express'),
+  () => new TcpDriver(),
 ];
 
 

@@ -4,6 +4,9 @@ import type { ContextType } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { JwksAuthGuard, JwksAuthModule } from '../../lib';
 import { JwksGraphQLRefusal } from '../../lib/transports/graphql.refusal';
+import { RpcException } from '@nestjs/microservices';
+import { requestUser } from '../../lib/guards/request-user.property';
+import { requestOf } from '../../lib/transports/transport.registry';
 import { TestIssuer } from '../../lib/testing';
 import { bootApp, issuerOptions, HTTP_PLATFORMS } from '../fixtures/app';
 
@@ -13,8 +16,10 @@ class SomeHandlers {
 
 /**
  * Outside HTTP (microservices, websockets) the guard's "request" is whatever the transport passes
- * first: a payload, a socket, nothing. Until those transports are supported, the guard must refuse
- * cleanly (UnauthorizedException), never crash with a TypeError. On GraphQL the request is the
+ * first: a payload, a socket, nothing. The guard must refuse cleanly, never crash with a TypeError:
+ * an UnauthorizedException where the transport is not supported yet, the app's `RpcException`
+ * with code UNAUTHENTICATED on microservices (the payload's `headers.authorization` by default,
+ * the user kept beside the message, not written into it). On GraphQL the request is the
  * context's `req` (the third resolver argument), and a refusal is a GraphQL error
  * (`extensions.code` UNAUTHENTICATED); the same hostile values go there.
  */
@@ -49,6 +54,7 @@ describe.each(HTTP_PLATFORMS)('JwksAuthGuard on non-HTTP execution contexts (%s)
     } catch (err) {
       const reason = spy.mock.calls.map(([e]) => (e as { code?: string })?.code ?? (e as Error)?.name ?? 'none').join(',');
       if (err instanceof JwksGraphQLRefusal && err.extensions.code === 'UNAUTHENTICATED') return `Unauthorized ${reason}`;
+      if (err instanceof RpcException && (err.getError() as { code?: unknown }).code === 'UNAUTHENTICATED') return `Unauthorized ${reason}`;
       return err instanceof UnauthorizedException ? `Unauthorized ${reason}` : `${(err as Error).name}: ${(err as Error).message}`;
     } finally {
       spy.mockRestore();
@@ -77,14 +83,17 @@ describe.each(HTTP_PLATFORMS)('JwksAuthGuard on non-HTTP execution contexts (%s)
     const where = type === 'graphql' ? "context's req" : 'first argument';
     it.each(hostile)(`refuses a ${type} context whose ${where} is %s with a 401 and a refusal code, not a TypeError`, async (_name, first, code) => {
       const payload = first === 'frozen' ? Object.freeze({ headers: { authorization: `Bearer ${issuer.sign()}` } }) : first;
-      expect(await outcome(type, payload)).toBe(`Unauthorized ${code}`);
+      // A microservice payload is never written to: frozen or not, a valid token is accepted.
+      expect(await outcome(type, payload)).toBe(type === 'rpc' && first === 'frozen' ? 'allowed' : `Unauthorized ${code}`);
     });
   }
 
-  it('verifies a bearer token carried in the same shape as HTTP headers', async () => {
+  it("verifies a microservice payload's headers.authorization and keeps the user beside the message, not in the payload", async () => {
     const payload: { headers: { authorization: string }; user?: unknown } = { headers: { authorization: `Bearer ${issuer.sign({ sub: 'svc' })}` } };
-    expect(await outcome('rpc', payload)).toBe('allowed');
-    expect(payload.user).toMatchObject({ sub: 'svc' });
+    const ctx = contextOf('rpc', payload);
+    expect(await guard.canActivate(ctx)).toBe(true);
+    expect(payload).toEqual({ headers: { authorization: expect.any(String) } });
+    expect(requestUser(requestOf(ctx))).toMatchObject({ sub: 'svc' });
   });
 
   it("verifies the token of a GraphQL context's req and writes the user there, not on the root value", async () => {

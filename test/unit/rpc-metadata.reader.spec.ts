@@ -1,0 +1,151 @@
+/**
+ * The default token reader of microservice handlers on every Nest transport, fed through the real
+ * context classes of `@nestjs/microservices` (no broker is needed: a context is what the server
+ * builds from a received message). gRPC has no context class: its `Metadata` (`@grpc/grpc-js`, not
+ * installed here) is given as a look-alike with the same `get`/`getMap`; NATS headers likewise
+ * (`nats` not installed) with `MsgHdrs`' `values`/`get`.
+ */
+import type { ContextType, ExecutionContext } from '@nestjs/common';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { KafkaContext, MqttContext, NatsContext, RedisContext, RmqContext, TcpContext } from '@nestjs/microservices';
+import { TokenMalformedError, TokenMissingError } from '../../lib';
+import { microservicesPeer } from '../../lib/transports/microservices.peer';
+import { compileMicroserviceTokenSource, type ResolvedMicroserviceTokenSource } from '../../lib/transports/rpc-token.source';
+
+const TOKEN = 'aaa.bbb.ccc';
+
+function contextOf(data: unknown, rpcContext: unknown): ExecutionContext {
+  const ctx = new ExecutionContextHost([data, rpcContext]);
+  ctx.setType('rpc' as ContextType);
+  return ctx;
+}
+
+/** The token read, or the refusal code of the error thrown (anything else fails the test). */
+function read(data: unknown, rpcContext: unknown, source: ResolvedMicroserviceTokenSource | null = null): string {
+  const reader = compileMicroserviceTokenSource(source, () => undefined);
+  try {
+    return reader(contextOf(data, rpcContext), undefined);
+  } catch (err) {
+    if (err instanceof TokenMissingError || err instanceof TokenMalformedError) return err.code;
+    throw err;
+  }
+}
+
+const grpcMetadata = (entries: Record<string, unknown[]>) => ({
+  get: (key: string) => entries[key.toLowerCase()] ?? [],
+  getMap: () => ({}),
+});
+/** nats.js `MsgHdrs`: keys as sent, `values()` of an absent key is []. */
+const natsHeaders = (entries: Record<string, string[]>) => ({
+  values: (key: string) => entries[key] ?? [],
+  get: (key: string) => entries[key]?.[0] ?? '',
+});
+
+type Build = (entry: Record<string, unknown> | undefined) => unknown;
+/** Each transport's context carrying `entry` (name → value) as its metadata. */
+const TRANSPORTS: Array<[string, Build]> = [
+  ['gRPC Metadata', (e) => grpcMetadata(Object.fromEntries(Object.entries(e ?? {}).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v : [v]])))],
+  ['NatsContext', (e) => new NatsContext(['subject', e && natsHeaders(Object.fromEntries(Object.entries(e).map(([k, v]) => [k, (Array.isArray(v) ? v : [v]) as string[]])))])],
+  ['KafkaContext', (e) => new KafkaContext([{ headers: e } as never, 0, 'topic', {} as never, async () => undefined, {} as never])],
+  ['RmqContext', (e) => new RmqContext([{ properties: { headers: e } }, {}, 'pattern'])],
+  ['MqttContext (MQTT 5 user properties)', (e) => new MqttContext(['topic', { properties: { userProperties: e } }])],
+  ['TcpContext (packet metadata)', (e) => new TcpContext([{} as never, 'pattern', e as Record<string, string>])],
+  ['RedisContext (packet metadata)', (e) => new RedisContext(['channel', e as Record<string, string>])],
+];
+const PACKET = new Set(['TcpContext (packet metadata)', 'RedisContext (packet metadata)']);
+
+describe('the default microservice token reader, per transport', () => {
+  beforeAll(() => microservicesPeer.preload());
+
+  it('has loaded the app’s @nestjs/microservices (the classes the readers tell transports apart by)', () => {
+    expect(microservicesPeer.get()?.TcpContext).toBe(TcpContext);
+  });
+
+  describe.each(TRANSPORTS)('%s', (name, build) => {
+    it('reads Bearer <token> from the authorization entry', () => {
+      expect(read({}, build({ authorization: `Bearer ${TOKEN}` }))).toBe(TOKEN);
+    });
+
+    it('refuses a missing entry as missing and another scheme as missing', () => {
+      expect(read({}, build(undefined))).toBe('ERR_JWT_MISSING');
+      expect(read({}, build({ other: 'x' }))).toBe('ERR_JWT_MISSING');
+      expect(read({}, build({ authorization: 'Basic dXNlcjpwYXNz' }))).toBe('ERR_JWT_MISSING');
+    });
+
+    it('refuses a repeated entry and a Bearer without one token as malformed', () => {
+      expect(read({}, build({ authorization: [`Bearer ${TOKEN}`, 'Bearer other.to.ken'] }))).toBe('ERR_JWT_MALFORMED');
+      expect(read({}, build({ authorization: 'Bearer a b' }))).toBe('ERR_JWT_MALFORMED');
+    });
+
+    if (PACKET.has(name)) {
+      it("falls back to the payload's headers.authorization, and refuses two different tokens", () => {
+        expect(read({ headers: { authorization: `Bearer ${TOKEN}` } }, build(undefined))).toBe(TOKEN);
+        expect(read({ headers: { authorization: `Bearer ${TOKEN}` } }, build({ trace: '1' }))).toBe(TOKEN);
+        expect(read({ headers: { authorization: `Bearer ${TOKEN}` } }, build({ authorization: `Bearer ${TOKEN}` }))).toBe(TOKEN);
+        expect(read({ headers: { authorization: 'Bearer x.y.z' } }, build({ authorization: `Bearer ${TOKEN}` }))).toBe('ERR_JWT_MALFORMED');
+      });
+    } else {
+      it('does not read the payload: this transport has metadata of its own', () => {
+        expect(read({ headers: { authorization: `Bearer ${TOKEN}` } }, build(undefined))).toBe('ERR_JWT_MISSING');
+      });
+    }
+  });
+
+  it('matches names in any letter case, and refuses the same name twice in two cases', () => {
+    const rmq = (headers: Record<string, unknown>) => new RmqContext([{ properties: { headers } }, {}, 'p']);
+    expect(read({}, rmq({ Authorization: `Bearer ${TOKEN}` }))).toBe(TOKEN);
+    expect(read({}, rmq({ authorization: `Bearer ${TOKEN}`, AUTHORIZATION: `Bearer ${TOKEN}` }))).toBe('ERR_JWT_MALFORMED');
+    // NATS keeps keys as sent: the canonical MIME form is found too.
+    expect(read({}, new NatsContext(['s', natsHeaders({ Authorization: [`Bearer ${TOKEN}`] })]))).toBe(TOKEN);
+  });
+
+  it('decodes byte values (Kafka, RabbitMQ, gRPC -bin) as UTF-8, bounded', () => {
+    const kafka = (value: unknown) => new KafkaContext([{ headers: { authorization: value } } as never, 0, 't', {} as never, async () => undefined, {} as never]);
+    expect(read({}, kafka(Buffer.from(`Bearer ${TOKEN}`)))).toBe(TOKEN);
+    expect(read({}, kafka([Buffer.from(`Bearer ${TOKEN}`)]))).toBe(TOKEN);
+    expect(read({}, kafka(Buffer.from([0x42, 0xff, 0xfe])))).toBe('ERR_JWT_MALFORMED');
+    expect(read({}, kafka(Buffer.alloc(1_000_000, 0x61)))).toBe('ERR_JWT_MALFORMED');
+  });
+
+  it('refuses values that are not text, and metadata that is not a map, without throwing anything else', () => {
+    const rmq = (headers: unknown) => new RmqContext([{ properties: { headers } }, {}, 'p']);
+    for (const value of [5, true, { toString: () => `Bearer ${TOKEN}` }, [[`Bearer ${TOKEN}`]]]) expect(read({}, rmq({ authorization: value }))).toBe('ERR_JWT_MALFORMED');
+    for (const headers of ['Bearer x', 7, null, [`Bearer ${TOKEN}`]]) expect(read({}, rmq(headers))).toBe('ERR_JWT_MISSING');
+    expect(read({}, new RmqContext([null as never, {}, 'p']))).toBe('ERR_JWT_MISSING');
+    expect(read({}, new MqttContext(['t', null as never]))).toBe('ERR_JWT_MISSING');
+    expect(read({}, new KafkaContext([undefined as never, 0, 't', {} as never, async () => undefined, {} as never]))).toBe('ERR_JWT_MISSING');
+  });
+
+  it('turns a metadata object that throws when read into a malformed token, not a crash', () => {
+    const hostile = new Proxy({}, { ownKeys: () => { throw new Error('boom'); } });
+    expect(read({}, new RmqContext([{ properties: { headers: hostile } }, {}, 'p']))).toBe('ERR_JWT_MALFORMED');
+    const throwingGrpc = { get: () => { throw new Error('boom'); }, getMap: () => ({}) };
+    expect(read({}, throwingGrpc)).toBe('ERR_JWT_MALFORMED');
+    const getter = { get headers() { throw new Error('boom'); } };
+    expect(read(getter, new TcpContext([{} as never, 'p']))).toBe('ERR_JWT_MALFORMED');
+  });
+
+  it('reads only the payload of a context it does not know (a custom transport)', () => {
+    expect(read({ headers: { authorization: `Bearer ${TOKEN}` } }, { custom: true })).toBe(TOKEN);
+    expect(read({ headers: { authorization: `Bearer ${TOKEN}` } }, undefined)).toBe(TOKEN);
+    expect(read('Bearer x', undefined)).toBe('ERR_JWT_MISSING');
+  });
+
+  describe('configured sources', () => {
+    it("{ from: 'metadata', name, scheme: null } reads the whole value of that entry only", () => {
+      const source = { from: 'metadata', name: 'x-token', scheme: null } as const;
+      expect(read({}, new KafkaContext([{ headers: { 'X-Token': ` ${TOKEN} ` } } as never, 0, 't', {} as never, async () => undefined, {} as never]), source)).toBe(TOKEN);
+      expect(read({}, new MqttContext(['t', { properties: { userProperties: { 'x-token': '' } } }]), source)).toBe('ERR_JWT_MISSING');
+      expect(read({ 'x-token': TOKEN }, new TcpContext([{} as never, 'p']), source)).toBe('ERR_JWT_MISSING');
+    });
+
+    it("{ from: 'payload', path } reads own properties only, never through a prototype", () => {
+      const source = { from: 'payload', path: ['auth', 'token'], scheme: null } as const;
+      expect(read({ auth: { token: TOKEN } }, undefined, source)).toBe(TOKEN);
+      expect(read({ auth: Object.create({ token: TOKEN }) }, undefined, source)).toBe('ERR_JWT_MISSING');
+      expect(read(Object.create({ auth: { token: TOKEN } }), undefined, source)).toBe('ERR_JWT_MISSING');
+      expect(read({ auth: 'token' }, undefined, source)).toBe('ERR_JWT_MISSING');
+      expect(read({ auth: { token: 7 } }, undefined, source)).toBe('ERR_JWT_MALFORMED');
+    });
+  });
+});
