@@ -1,5 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { JwksTokenSource, ResolvedTokenSource } from '../guards/token.source.js';
+import type { JwksWebSocketOptions, ResolvedWebSocketOptions } from '../transports/ws.options.js';
 import type { JwtClaims } from '../verify/claims.validator.js';
 import type { GrantClaimsOptions, ResolvedGrantClaims } from '../authorization/grant-claims.mapper.js';
 
@@ -173,6 +174,12 @@ export interface JwksAuthModuleOptions {
    * extractors. See `JwksTokenSource`.
    */
   token?: JwksTokenSource;
+  /**
+   * WebSocket gateways (socket.io and `ws`): where a client's token is read. Default: socket.io's
+   * `handshake.auth.token`, then the handshake's Authorization header; `ws`: the upgrade request's
+   * Authorization header. See `JwksWebSocketOptions`.
+   */
+  websocket?: JwksWebSocketOptions;
   /** Builds the request's user from the verified claims (e.g. loads the account). Default: the claims themselves. See `JwksUserMapper`. */
   mapUser?: JwksUserMapper;
   /**
@@ -238,6 +245,8 @@ export interface ResolvedJwksOptions {
   readonly maxTokenBytes: number;
   /** null: the transport's default (HTTP: the Authorization header's bearer token). */
   readonly token: ResolvedTokenSource | null;
+  /** WebSocket gateways: where a client's token is read. */
+  readonly websocket: ResolvedWebSocketOptions;
   readonly mapUser: JwksUserMapper | null;
   /** null: PassportModule's `property`, else `'user'`. */
   readonly userProperty: string | null;

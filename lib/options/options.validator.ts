@@ -4,6 +4,7 @@ import { JwksOptionsError } from '../errors/jwks.errors.js';
 import type { JwksAuthModuleOptions, JwksIssuerOptions, JwksUserMapper, ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { ResolvedTokenSource } from '../guards/token.source.js';
 import { isUsableUserProperty } from '../guards/request-user.property.js';
+import { websocketOption } from '../transports/ws.options.js';
 
 /** A Passport strategy name: short, and safe to show in messages. */
 const STRATEGY_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -18,7 +19,7 @@ const KNOWN_KEYS = {
   '': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'allowedJwksHosts', 'grantClaims', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
     'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus', 'strategyName',
-    'token', 'mapUser', 'userProperty', 'passportAliases', 'isGlobal',
+    'token', 'websocket', 'mapUser', 'userProperty', 'passportAliases', 'isGlobal',
   ],
   'issuers[].': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec',
@@ -315,6 +316,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
   }
 
   const token = tokenOption(problems, input.token);
+  const websocket = websocketOption(problems, input.websocket);
   let mapUser: JwksUserMapper | null = null;
   if (input.mapUser !== undefined) {
     if (typeof input.mapUser !== 'function') problems.push(`mapUser must be a function (claims, context) => user, got ${describeValue(input.mapUser)}`);
@@ -347,6 +349,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     passportAliases,
     maxTokenBytes: JWKS_DEFAULTS.maxTokenBytes,
     token,
+    websocket,
     mapUser,
     userProperty,
   });
