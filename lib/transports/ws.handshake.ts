@@ -6,7 +6,7 @@ import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interf
 import { RefusalLog } from '../guards/refusal.log.js';
 import { isUsableUserProperty, REQUEST_USER_PROPERTY } from '../guards/request-user.property.js';
 import type { JwtClaims } from '../verify/claims.validator.js';
-import { JwtVerifier } from '../verify/jwt.verifier.js';
+import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier.js';
 import { websocketsPeer, wsRefusalBody, type JwksWsRefusalBody } from './ws.refusal.js';
 import { wsTokenReader, type ClientTokenReader } from './ws.token.js';
 import { rememberUpgradeRequest } from './ws-upgrade.registry.js';
@@ -99,7 +99,7 @@ export class JwksWsHandshake implements OnModuleInit {
       // recorded before handleConnection and before any message.
       s.on('connection', (client, request) => {
         rememberUpgradeRequest(client, request);
-        if (refuse) void this.verifyConnection(client);
+        if (refuse) this.settle(client, this.check(client));
       });
       return;
     }
@@ -108,13 +108,16 @@ export class JwksWsHandshake implements OnModuleInit {
 
   /** A socket.io middleware, for `server.use(...)`: refuses with `connect_error` (see the class). */
   socketIoMiddleware(): JwksSocketIoMiddleware {
+    const answer = (result: JwksWsHandshakeResult, next: (err?: Error) => void): void => {
+      if (result.ok) return next();
+      const err = new Error(result.refusal.message) as SocketIoRefusal;
+      err.data = result.refusal;
+      next(err);
+    };
     return (socket, next) => {
-      void this.authenticate(socket).then((result) => {
-        if (result.ok) return next();
-        const err = new Error(result.refusal.message) as SocketIoRefusal;
-        err.data = result.refusal;
-        next(err);
-      });
+      const result = this.check(socket);
+      if (result instanceof Promise) void result.then((r) => answer(r, next));
+      else answer(result, next);
     };
   }
 
@@ -126,9 +129,15 @@ export class JwksWsHandshake implements OnModuleInit {
    */
   async verifyConnection(client: unknown, request?: unknown): Promise<JwksWsHandshakeResult> {
     if (request !== undefined) rememberUpgradeRequest(client, request);
-    const result = await this.authenticate(client);
+    const result = await this.check(client);
     if (!result.ok) close(client, result.refusal);
     return result;
+  }
+
+  /** Closes `client` when refused: at once when the key was in memory, else once verified. */
+  private settle(client: unknown, result: JwksWsHandshakeResult | Promise<JwksWsHandshakeResult>): void {
+    if (result instanceof Promise) void result.then((r) => r.ok || close(client, r.refusal));
+    else if (!result.ok) close(client, result.refusal);
   }
 
   /**
@@ -136,12 +145,31 @@ export class JwksWsHandshake implements OnModuleInit {
    * `@CurrentUser()` reads them. Never rejects: a refusal is a result.
    */
   async authenticate(client: unknown): Promise<JwksWsHandshakeResult> {
-    let claims: JwtClaims;
+    return this.check(client);
+  }
+
+  /**
+   * `authenticate`, synchronous when the key is in memory (the common case): the claims are then
+   * on the client before the gateway's `handleConnection` runs, and a refused `ws` connection is
+   * closed before it. Never rejects.
+   */
+  private check(client: unknown): JwksWsHandshakeResult | Promise<JwksWsHandshakeResult> {
+    let verified: VerifiedToken | Promise<VerifiedToken>;
     try {
-      claims = (await this.verifier.verifyOrDefer(this.readToken(client))).claims;
+      verified = this.verifier.verifyOrDefer(this.readToken(client));
     } catch (err) {
       return { ok: false, refusal: this.refusal(err) };
     }
+    if (verified instanceof Promise) {
+      return verified.then(
+        (v) => this.accept(client, v.claims),
+        (err: unknown) => ({ ok: false, refusal: this.refusal(err) }),
+      );
+    }
+    return this.accept(client, verified.claims);
+  }
+
+  private accept(client: unknown, claims: JwtClaims): JwksWsHandshakeResult {
     this.writeUser(client, claims);
     return { ok: true, claims };
   }
