@@ -55,8 +55,10 @@ interface ServerLike {
  *   when no key set is held) and the message as the close reason.
  *
  * An accepted connection's verified claims are written where `@CurrentUser()` reads them
- * (`client.user`, or `userProperty`), so `handleConnection` can use them; with `mapUser`
- * configured they are not (the guard maps them per message).
+ * (`client.user`, or `userProperty`), so `handleConnection` can use them (on `ws`, when the key was
+ * in memory; the first connection after startup may be verified just after `handleConnection`);
+ * with `mapUser` configured they are not (the guard maps them per message). A `@Public()`
+ * handler sees the user of the connection's last accepted check, which may have expired since.
  */
 @Injectable()
 export class JwksWsHandshake implements OnModuleInit {
