@@ -1,6 +1,6 @@
 export { JwksAuthModule } from './jwks-auth.module.js';
 export { JWKS_AUTH_MODULE_OPTIONS, type JwksAuthModuleAsyncOptions, type JwksAuthModuleForRootOptions } from './jwks-auth.module-definition.js';
-export { JWKS_CLOCK, JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, JWKS_DISCOVERY_FETCHER, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
+export { JWKS_CLOCK, JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, JWKS_DISCOVERY_FETCHER, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, JWKS_WS_CLOSE_CODES, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
 export type {
   JwksAuthModuleOptions,
   JwksIssuerOptions,
@@ -80,4 +80,7 @@ export type {
 } from './authorization/grant-claims.mapper.js';
 export { JWKS_PUBLIC_KEY } from './decorators/public.decorator.js';
 export { CurrentUser } from './decorators/current-user.decorator.js';
+export { JwksWsHandshake, type JwksWsHandshakeResult, type JwksWsAttachOptions, type JwksSocketIoMiddleware } from './transports/ws.handshake.js';
+export { JwksWsRefusal, type JwksWsRefusalBody } from './transports/ws.refusal.js';
+export type { JwksWebSocketOptions, JwksWebSocketTokenSource, JwksWebSocketTokenExtractor, ResolvedWebSocketOptions, ResolvedWebSocketTokenSource } from './transports/ws.options.js';
 export * from './errors/jwks.errors.js';

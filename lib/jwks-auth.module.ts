@@ -18,6 +18,7 @@ import { JwtVerifier } from './verify/jwt.verifier.js';
 import { createJwksStrategy, JwksStrategy } from './passport/jwks.strategy.js';
 import { JwksAuthGuard } from './guards/jwks-auth.guard.js';
 import { JwksHealthIndicator } from './health/jwks.health.js';
+import { JwksWsHandshake } from './transports/ws.handshake.js';
 
 const providers: Provider[] = [
   {
@@ -52,9 +53,11 @@ const providers: Provider[] = [
   },
   JwksAuthGuard,
   JwksHealthIndicator,
+  // For gateways (`afterInit: handshake.attach(server)`); loads @nestjs/websockets only when installed.
+  JwksWsHandshake,
 ];
 
-const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JWKS_EVENT_LISTENERS, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator];
+const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JWKS_EVENT_LISTENERS, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator, JwksWsHandshake];
 
 /**
  * `APP_GUARD` for `globalGuard: true`. With `forRootAsync` the options are only known at runtime,

@@ -1,6 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { JwksTokenSource, ResolvedTokenSource } from '../guards/token.source.js';
 import type { JwksSubscriptionsOptions, ResolvedSubscriptionsOptions } from '../transports/graphql-ws.token.js';
+import type { JwksWebSocketOptions, ResolvedWebSocketOptions } from '../transports/ws.options.js';
 import type { JwtClaims } from '../verify/claims.validator.js';
 import type { GrantClaimsOptions, ResolvedGrantClaims } from '../authorization/grant-claims.mapper.js';
 import type { JwksMicroserviceOptions, ResolvedMicroserviceOptions } from '../transports/rpc-token.source.js';
@@ -188,6 +189,12 @@ export interface JwksAuthModuleOptions {
    * payload's `headers.authorization`. See `JwksMicroserviceTokenSource`.
    */
   microservice?: JwksMicroserviceOptions;
+  /**
+   * WebSocket gateways (socket.io and `ws`): where a client's token is read. Default: socket.io's
+   * `handshake.auth.token`, then the handshake's Authorization header; `ws`: the upgrade request's
+   * Authorization header. See `JwksWebSocketOptions`.
+   */
+  websocket?: JwksWebSocketOptions;
   /** Builds the request's user from the verified claims (e.g. loads the account). Default: the claims themselves. See `JwksUserMapper`. */
   mapUser?: JwksUserMapper;
   /**
@@ -256,6 +263,8 @@ export interface ResolvedJwksOptions {
   /** graphql-ws: `token` null for the default (`connectionParams.Authorization`). Absent in hand-built options: the default. */
   readonly subscriptions?: ResolvedSubscriptionsOptions;
   readonly microservice: ResolvedMicroserviceOptions;
+  /** WebSocket gateways: where a client's token is read. */
+  readonly websocket: ResolvedWebSocketOptions;
   readonly mapUser: JwksUserMapper | null;
   /** null: PassportModule's `property`, else `'user'`. */
   readonly userProperty: string | null;

@@ -6,6 +6,7 @@ import type { ResolvedTokenSource } from '../guards/token.source.js';
 import { isUsableUserProperty } from '../guards/request-user.property.js';
 import { subscriptionsOption } from '../transports/graphql-subscriptions.options.js';
 import { resolveMicroserviceOptions } from '../transports/rpc-token.options.js';
+import { websocketOption } from '../transports/ws.options.js';
 
 /** A Passport strategy name: short, and safe to show in messages. */
 const STRATEGY_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -20,7 +21,7 @@ const KNOWN_KEYS = {
   '': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'allowedJwksHosts', 'grantClaims', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
     'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus', 'strategyName',
-    'token', 'subscriptions', 'microservice', 'mapUser', 'userProperty', 'passportAliases', 'isGlobal',
+    'token', 'subscriptions', 'microservice', 'websocket', 'mapUser', 'userProperty', 'passportAliases', 'isGlobal',
   ],
   'issuers[].': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec',
@@ -319,6 +320,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
   const token = tokenOption(problems, input.token);
   const subscriptions = subscriptionsOption(problems, input.subscriptions);
   const microservice = resolveMicroserviceOptions(problems, input.microservice);
+  const websocket = websocketOption(problems, input.websocket);
   let mapUser: JwksUserMapper | null = null;
   if (input.mapUser !== undefined) {
     if (typeof input.mapUser !== 'function') problems.push(`mapUser must be a function (claims, context) => user, got ${describeValue(input.mapUser)}`);
@@ -353,6 +355,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     token,
     subscriptions,
     microservice,
+    websocket,
     mapUser,
     userProperty,
   });

@@ -2,11 +2,13 @@ import type { ExecutionContext } from '@nestjs/common';
 import { graphqlTransport } from './graphql.transport.js';
 import { rpcTransport } from './rpc.transport.js';
 import type { Transport } from './transport.js';
+import { wsTransport } from './ws.transport.js';
 
 /** The non-HTTP context types the guard understands, by `context.getType()`. */
 const TRANSPORTS: Readonly<Record<string, Transport | undefined>> = {
   graphql: graphqlTransport,
   rpc: rpcTransport,
+  ws: wsTransport,
 };
 
 /** Imports the optional peers the transports' refusals need (those installed); see `OptionalPeer`. */

@@ -13,7 +13,9 @@ import { startIdps, type Grants, type IdpSet } from '../fixtures/idp-tokens';
 import { GraphqlHttpDriver } from '../fixtures/transports/graphql-http.driver';
 import { GraphqlWsDriver } from '../fixtures/transports/graphql-ws.driver';
 import { httpDriver } from '../fixtures/transports/http.driver';
+import { SocketIoDriver } from '../fixtures/transports/socket-io.driver';
 import { TcpDriver } from '../fixtures/transports/tcp.driver';
+import { WsDriver } from '../fixtures/transports/ws.driver';
 import { GRANT_ROUTES, type CallOutcome, type GrantRoute, type TransportDriver } from '../fixtures/transports/transport.driver';
 
 /** Every transport, by its driver. */
@@ -23,6 +25,8 @@ const DRIVERS: ReadonlyArray<() => TransportDriver> = [
   () => new GraphqlHttpDriver('express'),
   () => new GraphqlHttpDriver('fastify'),
   () => new GraphqlWsDriver('express'),
+  () => new SocketIoDriver(),
+  () => new WsDriver(),
   () => new TcpDriver(),
 ];
 
