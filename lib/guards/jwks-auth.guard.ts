@@ -21,7 +21,7 @@ import type { JwtClaims } from '../verify/claims.validator.js';
 import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier.js';
 import { extractBearerToken } from './authorization.header.js';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, retryAfterSeconds } from './refusal.headers.js';
-import { RefusalLog } from './refusal.log.js';
+import { errorName, RefusalLog } from './refusal.log.js';
 import { RouteMemo } from '../decorators/route.memo.js';
 import { isUsableUserProperty, REQUEST_USER_PROPERTY } from './request-user.property.js';
 import { compileTokenSource, type TokenReader } from './token.source.js';
@@ -36,12 +36,6 @@ interface GuardSetup {
   readonly mapUser: JwksUserMapper | null;
   /** Each non-HTTP transport's token reader, built on its first call. */
   readonly transportReaders: Map<Transport, ContextTokenReader>;
-}
-
-/** An error's name for a log line: the app's code threw it, so bounded and printable, never its message. */
-function errorName(err: unknown): string {
-  const name: unknown = (err as { name?: unknown } | null)?.name;
-  return typeof name === 'string' ? name.replace(/[^\w.$-]/g, '?').slice(0, 64) : typeof err;
 }
 
 /**
@@ -220,7 +214,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
         if (err instanceof KeySetUnavailableError && this.unavailableStatus() === 503) throw new ServiceUnavailableException();
       } else if (err) {
         // Not a verification outcome: a bug or an infrastructure fault. Log it, still answer 401.
-        this.refusalLog.refused((err as Error)?.name ?? 'error', true);
+        this.refusalLog.refused(errorName(err), true);
       }
       throw new UnauthorizedException();
     }

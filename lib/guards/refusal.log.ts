@@ -52,3 +52,9 @@ export class RefusalLog {
     this.logger.log(`token refusals spiking: ${this.spikeTotal} in ${seconds} s (${byCode}); reasons at debug level`);
   }
 }
+
+/** An error's name for a log line: the app's code threw it, so bounded and printable, never its message. */
+export function errorName(err: unknown): string {
+  const name: unknown = (err as { name?: unknown } | null)?.name;
+  return typeof name === 'string' ? name.replace(/[^\w.$-]/g, '?').slice(0, 64) : typeof err;
+}

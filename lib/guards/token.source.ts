@@ -65,16 +65,23 @@ export function compileTokenSource(source: ResolvedTokenSource | null, transport
 
 /** A custom extractor, held to the reader's contract: whatever it does, a coded refusal (a 401), never a 500. */
 function extractorReader(extract: JwksTokenExtractor, onError: (err: unknown) => void): TokenReader {
-  return (request) => {
-    let value: unknown;
-    try {
-      value = extract(request);
-    } catch (err) {
-      onError(err);
-      throw new TokenMalformedError('the token extractor threw');
-    }
-    if (value === null || value === undefined || value === '') throw new TokenMissingError('the token extractor found no token');
-    if (typeof value !== 'string') throw new TokenMalformedError(`the token extractor returned ${value instanceof Promise ? 'a promise (it must be synchronous)' : `a ${typeof value}`}`);
-    return value;
-  };
+  return (request) => callExtractor(extract, request, undefined, onError, 'the token extractor');
+}
+
+/**
+ * Runs a user-supplied extractor (of any transport) and holds its answer to the reader's
+ * contract: a string, else `TokenMissingError` (nothing found) or `TokenMalformedError` (it threw,
+ * returned a promise or another type). `what` names it in the refusal's reason.
+ */
+export function callExtractor<A, B>(extract: (a: A, b: B) => unknown, a: A, b: B, onError: (err: unknown) => void, what: string): string {
+  let value: unknown;
+  try {
+    value = extract(a, b);
+  } catch (err) {
+    onError(err);
+    throw new TokenMalformedError(`${what} threw`);
+  }
+  if (value === null || value === undefined || value === '') throw new TokenMissingError(`${what} found no token`);
+  if (typeof value !== 'string') throw new TokenMalformedError(`${what} returned ${value instanceof Promise ? 'a promise (it must be synchronous)' : `a ${typeof value}`}`);
+  return value;
 }

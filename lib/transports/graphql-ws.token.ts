@@ -1,6 +1,6 @@
 import { TokenMalformedError, TokenMissingError } from '../errors/jwks.errors.js';
 import { bearerTokenOf } from '../guards/authorization.header.js';
-import type { TokenReader } from '../guards/token.source.js';
+import { callExtractor, type TokenReader } from '../guards/token.source.js';
 import { MAX_CONNECTION_PARAM_TOKEN_CHARS } from '../jwks-auth.constants.js';
 import type { GraphqlWsContextLike } from './graphql-ws.context.js';
 
@@ -90,18 +90,7 @@ function namedReader(name: string, scheme: 'Bearer' | null): GraphqlWsTokenReade
 
 /** A custom extractor, held to the reader's contract: whatever it does, a coded refusal, never a crash. */
 function extractorReader(extract: JwksConnectionParamsExtractor, onError: (err: unknown) => void): GraphqlWsTokenReader {
-  return (ws) => {
-    let value: unknown;
-    try {
-      value = extract(paramsOf(ws), ws);
-    } catch (err) {
-      onError(err);
-      throw new TokenMalformedError('the subscription token extractor threw');
-    }
-    if (value === null || value === undefined || value === '') throw new TokenMissingError('the subscription token extractor found no token');
-    if (typeof value !== 'string') throw new TokenMalformedError(`the subscription token extractor returned ${value instanceof Promise ? 'a promise (it must be synchronous)' : `a ${typeof value}`}`);
-    return value;
-  };
+  return (ws) => callExtractor(extract, paramsOf(ws), ws, onError, 'the subscription token extractor');
 }
 
 /**

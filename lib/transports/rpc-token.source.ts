@@ -3,6 +3,7 @@ import { JwtVerificationError, TokenMalformedError, TokenMissingError } from '..
 import { metadataKind, metadataValue, payloadValue, tokenOfValue } from './rpc-metadata.reader.js';
 import { microservicesPeer } from './microservices.peer.js';
 import type { ContextTokenReader } from './transport.js';
+import { callExtractor } from '../guards/token.source.js';
 
 /**
  * Finds the token of one microservice message: the token, or `null`/`undefined` when there is none.
@@ -89,18 +90,7 @@ function payloadReader(path: readonly string[], scheme: 'Bearer' | null): Contex
 }
 
 function extractorReader(extract: JwksMicroserviceTokenExtractor, onError: (err: unknown) => void): ContextTokenReader {
-  return (context) => {
-    let value: unknown;
-    try {
-      value = extract(context.getArgByIndex(0), context);
-    } catch (err) {
-      onError(err);
-      throw new TokenMalformedError('the token extractor threw');
-    }
-    if (value === null || value === undefined || value === '') throw new TokenMissingError('the token extractor found no token');
-    if (typeof value !== 'string') throw new TokenMalformedError(`the token extractor returned ${value instanceof Promise ? 'a promise (it must be synchronous)' : `a ${typeof value}`}`);
-    return value;
-  };
+  return (context) => callExtractor(extract, context.getArgByIndex(0), context, onError, 'the token extractor');
 }
 
 /**

@@ -3,7 +3,7 @@ import { AuthModuleOptions } from '@nestjs/passport';
 import { JwksOptionsError, JwtVerificationError, KeySetUnavailableError } from '../errors/jwks.errors.js';
 import { JWKS_DEFAULTS, JWKS_RESOLVED_OPTIONS, JWKS_WS_CLOSE_CODES } from '../jwks-auth.constants.js';
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
-import { RefusalLog } from '../guards/refusal.log.js';
+import { errorName, RefusalLog } from '../guards/refusal.log.js';
 import { isUsableUserProperty, REQUEST_USER_PROPERTY } from '../guards/request-user.property.js';
 import type { JwtClaims } from '../verify/claims.validator.js';
 import { JwtVerifier, type VerifiedToken } from '../verify/jwt.verifier.js';
@@ -73,7 +73,7 @@ export class JwksWsHandshake implements OnModuleInit {
     @Optional() @Inject(JWKS_RESOLVED_OPTIONS) private readonly options?: ResolvedJwksOptions,
     @Optional() passport?: AuthModuleOptions,
   ) {
-    this.readToken = wsTokenReader(options?.websocket?.token ?? null, (err) => this.refusalLog.refused(`token extractor threw ${(err as Error | null)?.name ?? typeof err}`, true));
+    this.readToken = wsTokenReader(options?.websocket?.token ?? null, (err) => this.refusalLog.refused(`token extractor threw ${errorName(err)}`, true));
     const property: unknown = options?.userProperty ?? (passport as { property?: unknown } | undefined)?.property ?? 'user';
     this.property = options?.mapUser != null || !isUsableUserProperty(property) ? null : property;
   }
@@ -183,7 +183,7 @@ export class JwksWsHandshake implements OnModuleInit {
       this.refusalLog.refused(err.code);
       if (err instanceof KeySetUnavailableError && (this.options?.unavailableStatus ?? JWKS_DEFAULTS.unavailableStatus) === 503) status = 503;
     } else {
-      this.refusalLog.refused((err as Error | null)?.name ?? 'error', true);
+      this.refusalLog.refused(errorName(err), true);
     }
     return wsRefusalBody(status, err)!;
   }
