@@ -1,6 +1,7 @@
 import { JwksArgumentError } from '../errors/jwks.errors.js';
 import type { IssuerRegistry } from '../issuers/issuer.registry.js';
-import { describeUrl, describeValue, suggestion } from '../options/options.validator.js';
+import { describeUrl } from '../options/options.validator.js';
+import { describeValue, suggestion } from '../options/option.checks.js';
 
 /**
  * jwks-rsa's tuning options. Accepted so a recipe's call compiles and runs unchanged, and ignored:

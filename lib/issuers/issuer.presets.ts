@@ -1,5 +1,5 @@
 import type { JwksIssuerOptions } from '../interfaces/jwks-auth-options.interface.js';
-import { describeValue } from '../options/options.validator.js';
+import { describeValue } from '../options/option.checks.js';
 import { FORBIDDEN_CLAIM_SEGMENTS } from '../authorization/grant-claims.mapper.js';
 import { describeUrl, everyIndex, PresetInput, type IssuerPresetOverrides } from './preset.input.js';
 import { LOOPBACK_HOSTS } from '../jwks-auth.constants.js';

@@ -1,7 +1,8 @@
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import type { JwksIssuerOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { GrantClaimsOptions } from '../authorization/grant-claims.mapper.js';
-import { describeUrl, describeValue } from '../options/options.validator.js';
+import { describeUrl } from '../options/options.validator.js';
+import { describeValue } from '../options/option.checks.js';
 
 /**
  * The issuer options a preset passes through unchanged. The rest (`issuer`, `jwksUri`,

@@ -3,6 +3,7 @@ import { FORBIDDEN_CLAIM_SEGMENTS, type ResolvedGrantClaims, type ResolvedGrantS
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import type { JwksAuthModuleOptions, JwksIssuerOptions, JwksUserMapper, ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { ResolvedTokenSource } from '../guards/token.source.js';
+import { describeValue, isPlainObject, unknownKeys } from './option.checks.js';
 import { isUsableUserProperty } from '../guards/request-user.property.js';
 import { subscriptionsOption } from '../transports/graphql-subscriptions.options.js';
 import { resolveMicroserviceOptions } from '../transports/rpc-token.options.js';
@@ -43,65 +44,8 @@ function everyIndex(values: readonly unknown[], ok: (value: unknown) => boolean)
   return true;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The offending value, short and printable, for error messages (options hold no secrets, but stay brief). */
-export function describeValue(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'number') return String(value);
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = Object.prototype.toString.call(value);
-  }
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-/** Edit distance, for "did you mean" on a misspelt option name. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length];
-}
-
-/** The known name closest to a misspelt one, if close enough to be the intended one. */
-export function suggestion(name: string, known: readonly string[]): string | undefined {
-  const lower = name.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const k of known) {
-    const d = distance(lower, k.toLowerCase());
-    if (d < bestDistance) {
-      best = k;
-      bestDistance = d;
-    }
-  }
-  // A few edits is a typo (`maxEntry`, `audiance`, `clockTolerance`); else a known name that starts
-  // with the given one is the usual slip (`ttl` for `ttlMs`).
-  if (bestDistance <= Math.max(3, Math.floor(name.length / 3))) return best;
-  return known.find((k) => lower.length >= 3 && k.toLowerCase().startsWith(lower));
-}
-
 function checkKeys(problems: string[], prefix: keyof typeof KNOWN_KEYS, value: Record<string, unknown>, shown: string = prefix): void {
-  const known: readonly string[] = KNOWN_KEYS[prefix];
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
-    const hint = suggestion(key, known);
-    problems.push(`unknown option "${shown}${key}"${hint ? ` (did you mean "${shown}${hint}"?)` : ''}`);
-  }
+  unknownKeys(problems, shown, value, KNOWN_KEYS[prefix]);
 }
 
 /** A URL as shown in an error: credentials and query string masked, since either may hold a secret. */

@@ -1,5 +1,5 @@
 import { JWKS_DEFAULTS } from '../jwks-auth.constants.js';
-import { describeValue, suggestion } from '../options/options.validator.js';
+import { describeValue, isPlainObject, unknownKeys } from '../options/option.checks.js';
 import { FORBIDDEN_CLAIM_SEGMENTS } from '../authorization/grant-claims.mapper.js';
 import type { JwksConnectionParamsExtractor, ResolvedSubscriptionsOptions, ResolvedSubscriptionTokenSource } from './graphql-ws.token.js';
 
@@ -8,17 +8,7 @@ const TOKEN_KEYS = ['from', 'name', 'scheme'];
 const TOKEN_SHAPE = `{ from: 'connectionParams', name?, scheme? }, { from: 'upgradeRequest' } or a function (connectionParams, context) => string | null`;
 const DEFAULT: ResolvedSubscriptionsOptions = Object.freeze({ token: null });
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
-function checkKeys(problems: string[], shown: string, value: Record<string, unknown>, known: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
-    const hint = suggestion(key, known);
-    problems.push(`unknown option "${shown}${key}"${hint ? ` (did you mean "${shown}${hint}"?)` : ''}`);
-  }
-}
 
 /**
  * The `subscriptions` option (GraphQL over graphql-ws): every mistake goes to `problems`, the
@@ -30,7 +20,7 @@ export function subscriptionsOption(problems: string[], value: unknown): Resolve
     problems.push(`subscriptions must be an object such as { token: { from: 'connectionParams', name: 'authToken' } }, got ${describeValue(value)}`);
     return DEFAULT;
   }
-  checkKeys(problems, 'subscriptions.', value, SUBSCRIPTIONS_KEYS);
+  unknownKeys(problems, 'subscriptions.', value, SUBSCRIPTIONS_KEYS);
   return Object.freeze({ token: tokenOption(problems, value.token) });
 }
 
@@ -42,7 +32,7 @@ function tokenOption(problems: string[], value: unknown): ResolvedSubscriptionTo
     return null;
   }
   const before = problems.length;
-  checkKeys(problems, 'subscriptions.token.', value, TOKEN_KEYS);
+  unknownKeys(problems, 'subscriptions.token.', value, TOKEN_KEYS);
   const { from, name, scheme } = value;
   if (from === 'upgradeRequest') {
     for (const key of ['name', 'scheme'] as const) {

@@ -1,5 +1,5 @@
 import { JWKS_DEFAULTS } from '../jwks-auth.constants.js';
-import { describeValue, suggestion } from '../options/options.validator.js';
+import { describeValue, isPlainObject, unknownKeys } from '../options/option.checks.js';
 import type { ResolvedMicroserviceOptions, ResolvedMicroserviceTokenSource } from './rpc-token.source.js';
 
 const MICROSERVICE_KEYS = ['token'] as const;
@@ -10,17 +10,7 @@ const NAME_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const FORBIDDEN_STEPS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
 const SHAPE = `{ from: 'metadata', name?, scheme? }, { from: 'payload', path, scheme? } or a function (data, context) => string | null`;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
-function unknownKeys(problems: string[], value: Record<string, unknown>, known: readonly string[], shown: string): void {
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
-    const hint = suggestion(key, known);
-    problems.push(`unknown option "${shown}${key}"${hint ? ` (did you mean "${shown}${hint}"?)` : ''}`);
-  }
-}
 
 /** The default scheme by the name read: `Bearer` for an `authorization` entry, the whole value otherwise. */
 function schemeOf(problems: string[], scheme: unknown, last: string): 'Bearer' | null {
@@ -58,7 +48,7 @@ function tokenOption(problems: string[], value: unknown): ResolvedMicroserviceTo
     return null;
   }
   const before = problems.length;
-  unknownKeys(problems, value, TOKEN_KEYS, 'microservice.token.');
+  unknownKeys(problems, 'microservice.token.', value, TOKEN_KEYS);
   const { from, name, path, scheme } = value;
   if (from === 'metadata') {
     const max = JWKS_DEFAULTS.maxTokenSourceNameChars;
@@ -92,6 +82,6 @@ export function resolveMicroserviceOptions(problems: string[], value: unknown): 
     problems.push(`microservice must be an object such as { token: { from: 'metadata' } }, got ${describeValue(value)}`);
     return Object.freeze({ token: null });
   }
-  unknownKeys(problems, value, MICROSERVICE_KEYS, 'microservice.');
+  unknownKeys(problems, 'microservice.', value, MICROSERVICE_KEYS);
   return Object.freeze({ token: tokenOption(problems, value.token) });
 }

@@ -1,5 +1,5 @@
 import { JWKS_DEFAULTS } from '../jwks-auth.constants.js';
-import { describeValue, suggestion } from '../options/options.validator.js';
+import { describeValue, isPlainObject, unknownKeys } from '../options/option.checks.js';
 
 /**
  * A function that finds the token of a WebSocket client (a socket.io `Socket`, or a `ws`
@@ -58,17 +58,7 @@ const QUERY_NAME = /^[^&=#?\s%]+$/;
 const AUTH_NAME = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
 const SHAPE = `{ from: 'auth', name? }, { from: 'header', name?, scheme? }, { from: 'query', name } or a function (client) => string | null`;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
-function unknownKeys(problems: string[], prefix: string, value: Record<string, unknown>, known: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (known.includes(key)) continue;
-    const hint = suggestion(key, known);
-    problems.push(`unknown option "${prefix}${key}"${hint ? ` (did you mean "${prefix}${hint}"?)` : ''}`);
-  }
-}
 
 /**
  * Validates the `websocket` option, adding a line to `problems` for each fault (the caller throws
