@@ -58,6 +58,12 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
   /** Per route, once: whether it is public. */
   private readonly publicRoutes = new RouteMemo((handler, controller) => this.readPublic([handler, controller].filter((t) => typeof t === 'function')));
   private setup?: GuardSetup;
+  /**
+   * Per operation of a transport with many guarded calls per operation (GraphQL: one per guarded
+   * field, and aliases multiply fields): the token verified for it, reused while still valid, so a
+   * query of 3,000 aliased fields costs one signature check, not 3,000.
+   */
+  private readonly operations = new WeakMap<object, { readonly token: string; readonly verified: VerifiedToken }>();
 
   /**
    * Property-injected, so a subclass with a constructor of its own still honours the options.
@@ -90,7 +96,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
     const request: unknown = this.getRequest(context);
     let result: VerifiedToken | Promise<VerifiedToken>;
     try {
-      result = this.verifier.verifyOrDefer(this.tokenOf(context, request));
+      result = context.getType() === 'http' ? this.verifier.verifyOrDefer(this.extractToken(request)) : this.verifyInTransport(context, request);
     } catch (err) {
       return this.conclude(context, request, err, false);
     }
@@ -185,10 +191,29 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
     return (this.setup = { readToken, property, mapUser: options?.mapUser ?? null, transportReaders: new Map() });
   }
 
-  /** HTTP: `extractToken`. Another transport: its own reader (GraphQL over HTTP hands `extractToken` its request). */
-  private tokenOf(context: ExecutionContext, request: unknown): string {
-    const transport = context.getType() === 'http' ? undefined : transportOf(context);
-    if (transport === undefined) return this.extractToken(request);
+  /** A non-HTTP call: the token as its transport reads it, verified once per operation where the transport has operations. */
+  private verifyInTransport(context: ExecutionContext, request: unknown): VerifiedToken | Promise<VerifiedToken> {
+    const transport = transportOf(context);
+    // An unknown context type: whatever `switchToHttp()` gives, read as an HTTP request.
+    if (transport === undefined) return this.verifier.verifyOrDefer(this.extractToken(request));
+    const token = this.transportToken(transport, context, request);
+    const operation = transport.operation?.(context);
+    if (operation === undefined) return this.verifier.verifyOrDefer(token);
+    const done = this.operations.get(operation);
+    if (done !== undefined && done.token === token && this.verifier.stillValid(done.verified)) return done.verified;
+    const result = this.verifier.verifyOrDefer(token);
+    if (!(result instanceof Promise)) {
+      this.operations.set(operation, { token, verified: result });
+      return result;
+    }
+    return result.then((verified) => {
+      this.operations.set(operation, { token, verified });
+      return verified;
+    });
+  }
+
+  /** The token of a non-HTTP call, read by its transport's reader (built on first use). */
+  private transportToken(transport: Transport, context: ExecutionContext, request: unknown): string {
     const setup = this.setup ?? this.prepare();
     let reader = setup.transportReaders.get(transport);
     if (reader === undefined) {

@@ -43,6 +43,16 @@ export const graphqlTransport: Transport = {
   },
 
   /**
+   * The GraphQL context: one per HTTP request, and one per graphql-ws operation (Nest makes one for
+   * each). The guard reuses a verification only for the same token and only while
+   * `JwtVerifier.stillValid` says it holds, so even a context an app shares cannot stretch one.
+   */
+  operation(context) {
+    const gql: unknown = context.getArgByIndex(2);
+    return typeof gql === 'object' && gql !== null ? gql : undefined;
+  },
+
+  /**
    * The one HTTP response of the operation: a `reply` (Fastify) or `res` the app put in the context,
    * else Express's `req.res`. Fastify's request does not lead to its reply: with Nest's default
    * context the refusal's headers are not written there (the GraphQL error still says it all).

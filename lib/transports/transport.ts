@@ -29,6 +29,12 @@ export interface Transport {
    * The reader throws `TokenMissingError` / `TokenMalformedError` like any `TokenReader`.
    */
   tokenReader(setup: TransportTokenSetup): ContextTokenReader;
+  /**
+   * The object that lives exactly as long as one operation whose guarded calls may be many (a
+   * GraphQL operation: one guard call per guarded field, and aliases multiply fields), so the
+   * guard verifies its token once per operation; undefined where one call is one operation.
+   */
+  operation?(context: ExecutionContext): object | undefined;
   /** Optional peer packages this transport's refusals need, preloaded when the guard is initialised. */
   readonly peers?: readonly OptionalPeer<unknown>[];
 }

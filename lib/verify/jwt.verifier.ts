@@ -125,6 +125,23 @@ export class JwtVerifier {
   }
 
   /**
+   * Whether a verification made earlier still holds now: its issuer still served by the same
+   * rules, its claims still valid (`exp`, `nbf`, maximum age, with the issuer's tolerance), its key
+   * still in the current set (not rotated out, revoked or invalidated). No signature check: for
+   * reusing one verification across the calls of one operation (a GraphQL query's guarded fields).
+   */
+  stillValid(verified: VerifiedToken): boolean {
+    const route = this.router.route(verified.claims.iss);
+    if (route === undefined || !route.keys.isKeyCurrent(verified.key)) return false;
+    try {
+      validateClaims(verified.claims, route.claims, this.clock.now());
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Where the issuer of verified claims keeps its grants (`grantClaims`): what `@Scopes()`,
    * `@Permissions()` and `@Roles()` are checked against. An issuer removed since the claims were
    * verified grants nothing.
