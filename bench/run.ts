@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -11,12 +11,14 @@ import { measure, type Measurement } from './measure';
 import { issuerRoutingTable, measureIssuerRouting, singleRatio, spreadRatio, ROUTED_ISSUERS } from './issuers';
 import { measureIssuerMemory, measureMemory } from './memory';
 import { measureWorstCases, type WorstCase } from './worst-case';
+import { measureStrategyVsGuard, strategyCost, strategyTable } from './strategy';
 
 /**
- * `npm run bench`: every contender in one process on the same keys and tokens, then the HTTP
- * benchmark (each server in its own process, autocannon in this one), then memory. Prints the
+ * `npm run bench`: every contender in one process on the same keys and tokens (verifiers, issuer
+ * routing, the Passport strategy against the guard), then the HTTP benchmark (each server in its
+ * own process, autocannon in this one: REST routes, then a GraphQL query), then memory. Prints the
  * tables and writes bench/RESULTS.md. BENCH_SECONDS sets the measured time per contender (default 2;
- * three times that, in alternating turns, for the issuer-routing table);
+ * three times that, in alternating turns, for the issuer-routing table, twice for strategy against guard);
  * BENCH_IN_PROCESS_ONLY=1 stops after the in-process tables (no HTTP, no memory, RESULTS.md untouched).
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -24,6 +26,8 @@ const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 8);
 const POOL = 500;
 /** Measured time per contender of the issuer-routing table: its 3 % target needs more rounds than a plain table. */
 const ISSUER_SECONDS = SECONDS * 3;
+/** Measured time per contender of the strategy-vs-guard table: alternating turns, as for issuer routing. */
+const STRATEGY_SECONDS = SECONDS * 2;
 
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
@@ -70,49 +74,134 @@ async function inProcess(): Promise<{ markdown: string; results: Record<string, 
   return { markdown, results };
 }
 
-async function http(): Promise<{ markdown: string; rows: Array<{ mode: string; rps: number; p50: number; p99: number; non2xx: number }> }> {
-  const issuer = await TestIssuer.start();
-  const tokens = Array.from({ length: POOL }, (_, i) => issuer.sign({ sub: `user-${i}` }, { expiresInSec: 3600 }));
-  const rows: Array<{ mode: string; rps: number; p50: number; p99: number; non2xx: number }> = [];
-  for (const mode of ['none', 'limit', 'ours', 'usual']) {
-    const child = fork(join(__dirname, 'http-server.js'), [mode], {
-      env: { ...process.env, ISSUER: issuer.issuer, JWKS_URI: issuer.jwksUri, AUDIENCE: issuer.audience },
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      child.once('message', (m: { port: number }) => resolve(m.port));
-      child.once('exit', (code) => reject(new Error(`server ${mode} exited with ${code}`)));
-    });
-    let i = 0;
-    const opts = {
-      url: `http://127.0.0.1:${port}`,
-      connections: 32,
-      pipelining: 1,
-      requests: [{ method: 'GET' as const, path: '/r', setupRequest: (req: autocannon.Request) => ({ ...req, headers: { authorization: `Bearer ${tokens[i++ % tokens.length]}` } }) }],
-    };
-    await autocannon({ ...opts, duration: 1 }); // warm-up
-    const r = await autocannon({ ...opts, duration: HTTP_SECONDS });
-    child.kill();
-    rows.push({ mode, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx });
-    console.log(`HTTP ${mode}: ${fmt(r.requests.average)} req/s (non-2xx ${r.non2xx})`);
-  }
-  await issuer.close();
-  const names: Record<string, string> = {
-    none: 'unguarded route',
-    limit: 'guard: only crypto.verify + JSON.parse (the limit)',
-    ours: 'ours: JwksAuthGuard',
-    usual: "usual recipe: AuthGuard('jwt'), passport-jwt + jwks-rsa",
+interface HttpRow {
+  mode: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  /** Non-2xx answers, and for GraphQL also 200s whose body is not the expected data (a refusal is a GraphQL error with HTTP 200). */
+  refused: number;
+}
+
+/** What autocannon sends to one kind of server. */
+interface HttpLoad {
+  method: 'GET' | 'POST';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** When set, any other answer counts as refused. */
+  expectBody?: string;
+}
+
+/** Ends a server and waits for it to be gone, so that it never shares the CPU with the next one. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Forks `script` in `mode`, loads it for `HTTP_SECONDS` after a 1 s warm-up with a round-robin bearer token per request, stops it. */
+async function load(issuer: TestIssuer, tokens: readonly string[], script: string, mode: string, spec: HttpLoad): Promise<HttpRow> {
+  const child = fork(join(__dirname, script), [mode], {
+    env: { ...process.env, ISSUER: issuer.issuer, JWKS_URI: issuer.jwksUri, AUDIENCE: issuer.audience },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve(m.port));
+    child.once('exit', (code) => reject(new Error(`server ${script} ${mode} exited with ${code}`)));
+  });
+  let i = 0;
+  /** 2xx answers other than `expectBody` (autocannon's own `expectBody` cannot be combined with `requests`). */
+  let mismatches = 0;
+  const { expectBody } = spec;
+  const opts = {
+    url: `http://127.0.0.1:${port}`,
+    connections: 32,
+    pipelining: 1,
+    requests: [
+      {
+        method: spec.method,
+        path: spec.path,
+        ...(spec.body === undefined ? {} : { body: spec.body }),
+        setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...spec.headers, authorization: `Bearer ${tokens[i++ % tokens.length]}` } }),
+        ...(expectBody === undefined ? {} : { onResponse: (status: number, body: string) => void (status < 300 && body !== expectBody && mismatches++) }),
+      },
+    ],
   };
-  const limit = rows.find((r) => r.mode === 'limit')!.rps;
-  const none = rows.find((r) => r.mode === 'none')!.rps;
-  const markdown = [
-    '### HTTP, RS256, unique tokens (Nest 12 + Express, server and autocannon in separate processes, 32 connections)',
+  await autocannon({ ...opts, duration: 1 }); // warm-up
+  mismatches = 0;
+  const r = await autocannon({ ...opts, duration: HTTP_SECONDS });
+  await stop(child);
+  const row = { mode, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, refused: r.non2xx + mismatches };
+  console.log(`HTTP ${script} ${mode}: ${fmt(row.rps)} req/s (refused ${row.refused})`);
+  return row;
+}
+
+/** A table of HTTP rows with ratios against two of them. */
+function httpTable(title: string, rows: readonly HttpRow[], names: Record<string, string>, refusedHeader: string, ratios: Array<[string, string]>): string {
+  const by = (mode: string) => rows.find((r) => r.mode === mode)!.rps;
+  return [
+    `### ${title}`,
     '',
-    '| server | req/s | p50 ms | p99 ms | non-2xx | × limit guard | × unguarded |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${names[r.mode]} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.non2xx} | ${fmt(r.rps / limit, 2)} | ${fmt(r.rps / none, 2)} |`),
+    `| server | req/s | p50 ms | p99 ms | ${refusedHeader} |${ratios.map(([label]) => ` ${label} |`).join('')}`,
+    `|---|---:|---:|---:|---:|${ratios.map(() => '---:|').join('')}`,
+    ...rows.map((r) => `| ${names[r.mode]} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.refused} |${ratios.map(([, mode]) => ` ${fmt(r.rps / by(mode), 2)} |`).join('')}`),
     '',
   ].join('\n');
-  return { markdown, rows };
+}
+
+const GRAPHQL_QUERY = JSON.stringify({ query: '{ ping }' });
+/** Apollo's answer to `{ ping }`: anything else (a refusal is `{"errors":[…],"data":null}`) counts as refused. */
+const GRAPHQL_ANSWER = '{"data":{"ping":"pong"}}\n';
+
+async function http(): Promise<{ markdown: string; rows: HttpRow[]; graphql: HttpRow[] }> {
+  const issuer = await TestIssuer.start();
+  const tokens = Array.from({ length: POOL }, (_, i) => issuer.sign({ sub: `user-${i}` }, { expiresInSec: 3600 }));
+  const rows: HttpRow[] = [];
+  for (const mode of ['none', 'limit', 'ours', 'strategy', 'usual']) rows.push(await load(issuer, tokens, 'http-server.js', mode, { method: 'GET', path: '/r' }));
+  const graphql: HttpRow[] = [];
+  for (const mode of ['none', 'limit', 'ours']) {
+    graphql.push(
+      await load(issuer, tokens, 'graphql-server.js', mode, { method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json' }, body: GRAPHQL_QUERY, expectBody: GRAPHQL_ANSWER }),
+    );
+  }
+  await issuer.close();
+  const markdown = [
+    httpTable(
+      'HTTP, RS256, unique tokens (Nest 12 + Express, server and autocannon in separate processes, 32 connections)',
+      rows,
+      {
+        none: 'unguarded route',
+        limit: 'guard: only crypto.verify + JSON.parse (the limit)',
+        ours: 'ours: JwksAuthGuard',
+        strategy: "ours: AuthGuard('jwks'), JwksStrategy through @nestjs/passport",
+        usual: "usual recipe: AuthGuard('jwt'), passport-jwt + jwks-rsa",
+      },
+      'non-2xx',
+      [
+        ['× limit guard', 'limit'],
+        ['× unguarded', 'none'],
+        ['× JwksAuthGuard', 'ours'],
+      ],
+    ),
+    httpTable(
+      'GraphQL over HTTP, RS256, unique tokens (Nest 12 + Apollo on Express via @nestjs/apollo, query `{ ping }` by POST, same setup)',
+      graphql,
+      {
+        none: 'unguarded resolver',
+        limit: 'guard: only crypto.verify + JSON.parse (the limit), request from the GraphQL context',
+        ours: 'ours: @UseGuards(JwksAuthGuard)',
+      },
+      'refused (non-2xx or not the data)',
+      [
+        ['× limit guard', 'limit'],
+        ['× unguarded', 'none'],
+      ],
+    ),
+  ].join('\n');
+  return { markdown, rows, graphql };
 }
 
 function worstCaseTable(rows: WorstCase[]): string {
@@ -138,11 +227,13 @@ async function main(): Promise<void> {
   for (const w of worst) console.log(`worst case ${w.name}: ${fmt(w.junkUs, 1)} µs per junk token, ${fmt(w.junkUs / w.normalUs, 1)} × a normal verify`);
   const routing = await measureIssuerRouting(ISSUER_SECONDS, POOL);
   const routingMd = issuerRoutingTable(routing, POOL);
+  const strategy = await measureStrategyVsGuard(STRATEGY_SECONDS, POOL);
+  const strategyMd = strategyTable(strategy, POOL);
   if (process.env.BENCH_IN_PROCESS_ONLY === '1') {
-    console.log(`\n${inProc}\n${routingMd}\n${worstCaseTable(worst)}`);
+    console.log(`\n${inProc}\n${routingMd}\n${strategyMd}\n${worstCaseTable(worst)}`);
     process.exit(0);
   }
-  const { markdown: httpMd, rows } = await http();
+  const { markdown: httpMd, rows, graphql } = await http();
 
   const issuer = await TestIssuer.start();
   const { NestFactory } = await import('@nestjs/core');
@@ -167,6 +258,10 @@ async function main(): Promise<void> {
     [`${ROUTED_ISSUERS} issuers (every token from one) / 1 issuer, ES256, in process, median of alternating rounds`, singleRatio(routing, 'ES256'), '≥ 0.97'],
     ['ours with verified-token cache / raw, RS256 repeated token', get('RS256 one repeated token', 'ours: JwtVerifier, verified-token cache') / get('RS256 one repeated token', 'raw crypto.verify (KeyObject)'), '≥ 5'],
     ['ours / limit guard, over HTTP', rows.find((r) => r.mode === 'ours')!.rps / rows.find((r) => r.mode === 'limit')!.rps, '≥ 0.9'],
+    ["cost of AuthGuard('jwks') (our strategy through @nestjs/passport) / cost of JwksAuthGuard, RS256, in process per call, median of alternating rounds", strategyCost(strategy), '≤ 1.2'],
+    ["cost of AuthGuard('jwks') / cost of JwksAuthGuard, over HTTP (JwksAuthGuard req/s ÷ AuthGuard('jwks') req/s)", rows.find((r) => r.mode === 'ours')!.rps / rows.find((r) => r.mode === 'strategy')!.rps, '≤ 1.2'],
+    ['guarded GraphQL query / the same query unguarded, over HTTP (Apollo on Express)', graphql.find((r) => r.mode === 'ours')!.rps / graphql.find((r) => r.mode === 'none')!.rps, 'none set (REST: ours × unguarded in the HTTP table)'],
+    ['guarded GraphQL query / the same query behind the limit guard, over HTTP', graphql.find((r) => r.mode === 'ours')!.rps / graphql.find((r) => r.mode === 'limit')!.rps, 'none set (REST: ≥ 0.9)'],
     ['worst junk token (RS256, hostile set) / one RS256 verify, in process', worst[0].junkUs / worst[0].normalUs, 'bounded (see the worst-case table)'],
   ] as const;
   const summary = [
@@ -192,12 +287,12 @@ async function main(): Promise<void> {
     '# Benchmark results',
     '',
     `Measured ${started} on ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ` +
-      `${SECONDS} s per in-process contender after warm-up (${ISSUER_SECONDS} s in alternating turns for issuer routing), ${HTTP_SECONDS} s per HTTP server. ` +
+      `${+SECONDS.toFixed(1)} s per in-process contender after warm-up (${+ISSUER_SECONDS.toFixed(1)} s in alternating turns for issuer routing, ${+STRATEGY_SECONDS.toFixed(1)} s for strategy against guard), ${+HTTP_SECONDS.toFixed(1)} s per HTTP server. ` +
       'Reproduce with `npm run bench` (BENCH_SECONDS / BENCH_HTTP_SECONDS to change the durations). ' +
       'Absolute numbers drift between machines and runs; compare the ratios, measured in one run.',
     '',
   ].join('\n');
-  const doc = `${header}${summary}\n${inProc}${routingMd}${worstCaseTable(worst)}\n${httpMd}`;
+  const doc = `${header}${summary}\n${inProc}${routingMd}${strategyMd}${worstCaseTable(worst)}\n${httpMd}`;
   writeFileSync(join(__dirname, '..', '..', 'bench', 'RESULTS.md'), doc);
   console.log(`\n${doc}`);
   process.exit(0);
