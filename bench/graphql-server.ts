@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const app = await NestFactory.create(BenchModule, { logger: false });
   await app.listen(0, '127.0.0.1');
   process.send?.({ port: (app.getHttpServer().address() as { port: number }).port });
-  process.on('message', (m) => m === 'exit' && process.exit(0));
+  process.on('message', (m) => (m === 'exit' ? process.exit(0) : m === 'cpu' && process.send?.({ cpu: process.cpuUsage() })));
 }
 
 void main();
