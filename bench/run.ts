@@ -76,14 +76,18 @@ async function inProcess(): Promise<{ markdown: string; results: Record<string, 
 
 interface HttpRow {
   mode: string;
+  /** Requests answered per second over all of the server's turns. */
   rps: number;
+  /** Medians over the server's turns. */
   p50: number;
   p99: number;
   /**
-   * The server process's CPU time (user + system) per answered request over the measured run: on a
+   * The server process's CPU time (user + system) per answered request over all its turns: on a
    * shared machine req/s also measures the neighbours, CPU time per request far less.
    */
   cpuUs: number;
+  rpsByRound: number[];
+  cpuByRound: number[];
   /** Non-2xx answers, and for GraphQL also 200s whose body is not the expected data (a refusal is a GraphQL error with HTTP 200). */
   refused: number;
 }
@@ -98,6 +102,9 @@ interface HttpLoad {
   expectBody?: string;
 }
 
+/** One turn of the HTTP benchmark, in seconds: rounds = BENCH_HTTP_SECONDS ÷ this. */
+const HTTP_TURN_SECONDS = 1;
+
 /** The server's CPU time so far, in µs. */
 function cpuOf(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
@@ -111,7 +118,7 @@ function cpuOf(child: ChildProcess): Promise<number> {
   });
 }
 
-/** Ends a server and waits for it to be gone, so that it never shares the CPU with the next one. */
+/** Ends a server and waits for it to be gone. */
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -121,45 +128,90 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Forks `script` in `mode`, loads it for `HTTP_SECONDS` after a 1 s warm-up with a round-robin bearer token per request, stops it. */
-async function load(issuer: TestIssuer, tokens: readonly string[], script: string, mode: string, spec: HttpLoad): Promise<HttpRow> {
-  const child = fork(join(__dirname, script), [mode], {
-    env: { ...process.env, ISSUER: issuer.issuer, JWKS_URI: issuer.jwksUri, AUDIENCE: issuer.audience },
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port: number }) => resolve(m.port));
-    child.once('exit', (code) => reject(new Error(`server ${script} ${mode} exited with ${code}`)));
-  });
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/**
+ * Forks `script` once per mode (all idle but the one under load) and loads them in turns of
+ * `HTTP_TURN_SECONDS`, round after round, the order reversed every other round, after a 1 s
+ * warm-up each: the neighbours of a shared machine come and go within seconds, so servers measured
+ * one after the other would compare the neighbours as much as the servers. Each round gives every
+ * server's req/s and CPU per request; the ratios are the medians of the per-round ratios.
+ * A round-robin bearer token per request.
+ */
+async function loadAlternating(issuer: TestIssuer, tokens: readonly string[], script: string, modes: readonly string[], spec: HttpLoad): Promise<HttpRow[]> {
+  const servers: Array<{ mode: string; child: ChildProcess; port: number }> = [];
+  for (const mode of modes) {
+    const child = fork(join(__dirname, script), [mode], {
+      env: { ...process.env, ISSUER: issuer.issuer, JWKS_URI: issuer.jwksUri, AUDIENCE: issuer.audience },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('message', (m: { port: number }) => resolve(m.port));
+      child.once('exit', (code) => reject(new Error(`server ${script} ${mode} exited with ${code}`)));
+    });
+    servers.push({ mode, child, port });
+  }
   let i = 0;
   /** 2xx answers other than `expectBody` (autocannon's own `expectBody` cannot be combined with `requests`). */
   let mismatches = 0;
   const { expectBody } = spec;
-  const opts = {
-    url: `http://127.0.0.1:${port}`,
-    connections: 32,
-    pipelining: 1,
-    requests: [
-      {
-        method: spec.method,
-        path: spec.path,
-        ...(spec.body === undefined ? {} : { body: spec.body }),
-        setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...spec.headers, authorization: `Bearer ${tokens[i++ % tokens.length]}` } }),
-        ...(expectBody === undefined ? {} : { onResponse: (status: number, body: string) => void (status < 300 && body !== expectBody && mismatches++) }),
-      },
-    ],
-  };
-  await autocannon({ ...opts, duration: 1 }); // warm-up
-  mismatches = 0;
-  const cpuBefore = await cpuOf(child);
-  const r = await autocannon({ ...opts, duration: HTTP_SECONDS });
-  const cpuUs = ((await cpuOf(child)) - cpuBefore) / r.requests.total;
-  await stop(child);
-  const row = { mode, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs, refused: r.non2xx + mismatches };
-  console.log(`HTTP ${script} ${mode}: ${fmt(row.rps)} req/s, ${fmt(cpuUs)} µs server CPU per request (refused ${row.refused})`);
-  return row;
+  const turn = (port: number, duration: number) =>
+    autocannon({
+      url: `http://127.0.0.1:${port}`,
+      connections: 32,
+      pipelining: 1,
+      duration,
+      requests: [
+        {
+          method: spec.method,
+          path: spec.path,
+          ...(spec.body === undefined ? {} : { body: spec.body }),
+          setupRequest: (req: autocannon.Request) => ({ ...req, headers: { ...spec.headers, authorization: `Bearer ${tokens[i++ % tokens.length]}` } }),
+          ...(expectBody === undefined ? {} : { onResponse: (status: number, body: string) => void (status < 300 && body !== expectBody && mismatches++) }),
+        },
+      ],
+    });
+  for (const server of servers) await turn(server.port, 1); // warm-up
+  const stats = servers.map(() => ({ requests: 0, seconds: 0, cpuUs: 0, refused: 0, p50: [] as number[], p99: [] as number[], rps: [] as number[], cpu: [] as number[] }));
+  const rounds = Math.max(1, Math.round(HTTP_SECONDS / HTTP_TURN_SECONDS));
+  for (let round = 0; round < rounds; round++) {
+    const order = servers.map((_, k) => (round % 2 === 0 ? k : servers.length - 1 - k));
+    for (const k of order) {
+      mismatches = 0;
+      const cpuBefore = await cpuOf(servers[k].child);
+      const r = await turn(servers[k].port, HTTP_TURN_SECONDS);
+      const cpuUs = (await cpuOf(servers[k].child)) - cpuBefore;
+      const st = stats[k];
+      st.requests += r.requests.total;
+      st.seconds += r.duration;
+      st.cpuUs += cpuUs;
+      st.refused += r.non2xx + mismatches;
+      st.p50.push(r.latency.p50);
+      st.p99.push(r.latency.p99);
+      st.rps.push(r.requests.total / r.duration);
+      st.cpu.push(cpuUs / r.requests.total);
+    }
+  }
+  for (const server of servers) await stop(server.child);
+  return servers.map(({ mode }, k) => {
+    const st = stats[k];
+    const row = { mode, rps: st.requests / st.seconds, p50: median(st.p50), p99: median(st.p99), cpuUs: st.cpuUs / st.requests, rpsByRound: st.rps, cpuByRound: st.cpu, refused: st.refused };
+    console.log(`HTTP ${script} ${mode}: ${fmt(row.rps)} req/s, ${fmt(row.cpuUs)} µs server CPU per request (refused ${row.refused})`);
+    return row;
+  });
 }
 
-/** A table of HTTP rows with ratios against two of them. */
+/** Median over rounds of `row`'s req/s (or CPU per request) ÷ `base`'s in the same round. */
+function roundRatio(row: HttpRow, base: HttpRow, of: 'rps' | 'cpu'): number {
+  const mine = of === 'rps' ? row.rpsByRound : row.cpuByRound;
+  const theirs = of === 'rps' ? base.rpsByRound : base.cpuByRound;
+  return median(mine.map((v, k) => v / theirs[k]));
+}
+
+/** A table of HTTP rows with ratios against some of them. */
 function httpTable(title: string, rows: readonly HttpRow[], names: Record<string, string>, refusedHeader: string, ratios: Array<[string, string]>): string {
   const by = (mode: string) => rows.find((r) => r.mode === mode)!;
   return [
@@ -170,7 +222,7 @@ function httpTable(title: string, rows: readonly HttpRow[], names: Record<string
     ...rows.map(
       (r) =>
         `| ${names[r.mode]} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.cpuUs)} | ${r.refused} |` +
-        ratios.map(([, mode]) => ` ${fmt(r.rps / by(mode).rps, 2)}, ${fmt(r.cpuUs / by(mode).cpuUs, 2)} |`).join(''),
+        ratios.map(([, mode]) => ` ${fmt(roundRatio(r, by(mode), 'rps'), 2)}, ${fmt(roundRatio(r, by(mode), 'cpu'), 2)} |`).join(''),
     ),
     '',
   ].join('\n');
@@ -183,18 +235,18 @@ const GRAPHQL_ANSWER = '{"data":{"ping":"pong"}}\n';
 async function http(): Promise<{ markdown: string; rows: HttpRow[]; graphql: HttpRow[] }> {
   const issuer = await TestIssuer.start();
   const tokens = Array.from({ length: POOL }, (_, i) => issuer.sign({ sub: `user-${i}` }, { expiresInSec: 3600 }));
-  const rows: HttpRow[] = [];
-  for (const mode of ['none', 'limit', 'ours', 'strategy', 'usual']) rows.push(await load(issuer, tokens, 'http-server.js', mode, { method: 'GET', path: '/r' }));
-  const graphql: HttpRow[] = [];
-  for (const mode of ['none', 'limit', 'ours']) {
-    graphql.push(
-      await load(issuer, tokens, 'graphql-server.js', mode, { method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json' }, body: GRAPHQL_QUERY, expectBody: GRAPHQL_ANSWER }),
-    );
-  }
+  const rows = await loadAlternating(issuer, tokens, 'http-server.js', ['none', 'limit', 'ours', 'strategy', 'usual'], { method: 'GET', path: '/r' });
+  const graphql = await loadAlternating(issuer, tokens, 'graphql-server.js', ['none', 'limit', 'ours'], {
+    method: 'POST',
+    path: '/graphql',
+    headers: { 'content-type': 'application/json' },
+    body: GRAPHQL_QUERY,
+    expectBody: GRAPHQL_ANSWER,
+  });
   await issuer.close();
   const markdown = [
     httpTable(
-      'HTTP, RS256, unique tokens (Nest 12 + Express, server and autocannon in separate processes, 32 connections)',
+      'HTTP, RS256, unique tokens (Nest 12 + Express, server and autocannon in separate processes, 32 connections, servers in alternating turns)',
       rows,
       {
         none: 'unguarded route',
@@ -277,19 +329,19 @@ async function main(): Promise<void> {
     ['ours / raw crypto.verify, RS256 unique, in process', get(rs, 'ours: JwtVerifier') / get(rs, 'raw crypto.verify (KeyObject)'), '≥ 0.75'],
     ['ours / raw crypto.verify, ES256 unique, in process', get('ES256 unique tokens', 'ours: JwtVerifier') / get('ES256 unique tokens', 'raw crypto.verify (KeyObject)'), '≥ 0.75'],
     ['ours / usual recipe, RS256, in process', get(rs, 'ours: JwtVerifier') / get(rs, 'usual recipe: passport-jwt + jwks-rsa'), '≥ 5'],
-    ['ours / usual recipe, RS256, over HTTP', rows.find((r) => r.mode === 'ours')!.rps / rows.find((r) => r.mode === 'usual')!.rps, '≥ 2'],
+    ['ours / usual recipe, RS256, over HTTP, req/s, median of alternating rounds', roundRatio(rest('ours'), rest('usual'), 'rps'), '≥ 2'],
     [`${ROUTED_ISSUERS} issuers (tokens spread over all) / 1 issuer, RS256, in process, median of alternating rounds`, spreadRatio(routing, 'RS256'), '≥ 0.97'],
     [`${ROUTED_ISSUERS} issuers (tokens spread over all) / 1 issuer, ES256, in process, median of alternating rounds`, spreadRatio(routing, 'ES256'), '≥ 0.97'],
     [`${ROUTED_ISSUERS} issuers (every token from one) / 1 issuer, RS256, in process, median of alternating rounds`, singleRatio(routing, 'RS256'), '≥ 0.97'],
     [`${ROUTED_ISSUERS} issuers (every token from one) / 1 issuer, ES256, in process, median of alternating rounds`, singleRatio(routing, 'ES256'), '≥ 0.97'],
     ['ours with verified-token cache / raw, RS256 repeated token', get('RS256 one repeated token', 'ours: JwtVerifier, verified-token cache') / get('RS256 one repeated token', 'raw crypto.verify (KeyObject)'), '≥ 5'],
-    ['ours / limit guard, over HTTP', rows.find((r) => r.mode === 'ours')!.rps / rows.find((r) => r.mode === 'limit')!.rps, '≥ 0.9'],
+    ['ours / limit guard, over HTTP, req/s, median of alternating rounds', roundRatio(rest('ours'), rest('limit'), 'rps'), '≥ 0.9'],
     ["cost of AuthGuard('jwks') (our strategy through @nestjs/passport) / cost of JwksAuthGuard, RS256, in process per call, median of alternating rounds", strategyCost(strategy), '≤ 1.2'],
-    ["cost of AuthGuard('jwks') / cost of JwksAuthGuard, over HTTP, server CPU per request", rest('strategy').cpuUs / rest('ours').cpuUs, '≤ 1.2'],
-    ["cost of AuthGuard('jwks') / cost of JwksAuthGuard, over HTTP, by req/s (JwksAuthGuard's ÷ AuthGuard('jwks')'s)", rest('ours').rps / rest('strategy').rps, '≤ 1.2'],
-    ['guarded GraphQL query / the same query unguarded, over HTTP (Apollo on Express), req/s', gql('ours').rps / gql('none').rps, 'none set (REST: the HTTP table)'],
-    ['guarded GraphQL query / the same query unguarded, over HTTP, server CPU per request', gql('ours').cpuUs / gql('none').cpuUs, 'none set (REST: the HTTP table)'],
-    ['guarded GraphQL query / the same query behind the limit guard, over HTTP, req/s', gql('ours').rps / gql('limit').rps, 'none set (REST: ≥ 0.9)'],
+    ["cost of AuthGuard('jwks') / cost of JwksAuthGuard, over HTTP, server CPU per request, median of alternating rounds", roundRatio(rest('strategy'), rest('ours'), 'cpu'), '≤ 1.2'],
+    ["cost of AuthGuard('jwks') / cost of JwksAuthGuard, over HTTP, by req/s (JwksAuthGuard's ÷ AuthGuard('jwks')'s), median of alternating rounds", 1 / roundRatio(rest('strategy'), rest('ours'), 'rps'), '≤ 1.2'],
+    ['guarded GraphQL query / the same query unguarded, over HTTP (Apollo on Express), req/s, median of alternating rounds', roundRatio(gql('ours'), gql('none'), 'rps'), 'none set (REST: the HTTP table)'],
+    ['guarded GraphQL query / the same query unguarded, over HTTP, server CPU per request, median of alternating rounds', roundRatio(gql('ours'), gql('none'), 'cpu'), 'none set (REST: the HTTP table)'],
+    ['guarded GraphQL query / the same query behind the limit guard, over HTTP, req/s, median of alternating rounds', roundRatio(gql('ours'), gql('limit'), 'rps'), 'none set (REST: ≥ 0.9)'],
     ['worst junk token (RS256, hostile set) / one RS256 verify, in process', worst[0].junkUs / worst[0].normalUs, 'bounded (see the worst-case table)'],
   ] as const;
   const summary = [
@@ -315,7 +367,8 @@ async function main(): Promise<void> {
     '# Benchmark results',
     '',
     `Measured ${started} on ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ` +
-      `${+SECONDS.toFixed(1)} s per in-process contender after warm-up (${+ISSUER_SECONDS.toFixed(1)} s in alternating turns for issuer routing, ${+STRATEGY_SECONDS.toFixed(1)} s for strategy against guard), ${+HTTP_SECONDS.toFixed(1)} s per HTTP server. ` +
+      `${+SECONDS.toFixed(1)} s per in-process contender after warm-up (${+ISSUER_SECONDS.toFixed(1)} s in alternating turns for issuer routing, ${+STRATEGY_SECONDS.toFixed(1)} s for strategy against guard), ` +
+      `${+HTTP_SECONDS.toFixed(1)} s per HTTP server in alternating turns of ${HTTP_TURN_SECONDS} s (the servers of a table take turns round after round; its ratios are medians of the per-round ratios). ` +
       'Reproduce with `npm run bench` (BENCH_SECONDS / BENCH_HTTP_SECONDS to change the durations). ' +
       'Absolute numbers drift between machines and runs; compare the ratios, measured in one run.',
     '',
