@@ -30,7 +30,7 @@ const SPREAD = `ours: JwtVerifier, ${ROUTED_ISSUERS} issuers, tokens spread over
 const SINGLE = `ours: JwtVerifier, ${ROUTED_ISSUERS} issuers, every token from one of them`;
 
 /** The q-quantile (0..1) of `values`, interpolated. */
-const quantile = (values: readonly number[], q: number): number => {
+export const quantile = (values: readonly number[], q: number): number => {
   const s = [...values].sort((a, b) => a - b);
   const at = (s.length - 1) * q;
   const lo = Math.floor(at);

@@ -1,14 +1,17 @@
 import { Module } from '@nestjs/common';
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
+import { GraphQLModule } from '@nestjs/graphql';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { JwksAuthModule } from 'nestjs-jwks-auth';
 import { AdminController } from './admin.controller';
 import { AppController } from './app.controller';
 import { HealthController } from './health.controller';
+import { ProfileResolver } from './profile.resolver';
 
 /**
  * The whole integration: options from the environment (JWKS_ISSUER, JWKS_URI, JWKS_AUDIENCE),
- * a guarded controller, an admin route and a Terminus health check.
+ * a guarded controller, an admin route, a Terminus health check and a guarded GraphQL resolver.
  */
 @Module({
   imports: [
@@ -26,7 +29,12 @@ import { HealthController } from './health.controller';
         };
       },
     }),
+    // Code-first, the schema built in memory. Nest's default context `({ req }) => ({ req })` is
+    // where the guard reads the token: a custom `context` must keep `req`.
+    // Without NODE_ENV=production Apollo adds a stack trace to every error, refusals included.
+    GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true, includeStacktraceInErrorResponses: false }),
   ],
   controllers: [AppController, AdminController, HealthController],
+  providers: [ProfileResolver],
 })
 export class AppModule {}
