@@ -110,6 +110,12 @@ export const JWKS_DEFAULTS = {
    * levels deep (`headers.authorization`); the bound keeps a misconfiguration from walking deep.
    */
   maxPayloadPathSteps: 8,
+  /**
+   * Most entries scanned in a message's metadata or payload `headers` for the token (names match
+   * in any letter case, so every key is looked at): Node's HTTP server keeps at most 2000 request
+   * headers, so a forwarded `req.headers` fits; more is refused as malformed, not scanned.
+   */
+  maxMetadataEntries: 2000,
   /** RS256 is what every IdP signs access tokens with by default. */
   algorithms: ['RS256'] as readonly string[],
   /**

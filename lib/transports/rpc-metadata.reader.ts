@@ -15,7 +15,8 @@ import type { MicroservicesPeer } from './microservices.peer.js';
 export type MetadataKind = 'broker' | 'packet' | 'none';
 
 type Getter = { get(name: string): unknown; getMap(): unknown };
-type NatsHeaders = { values?(name: string): unknown; get?(name: string): unknown };
+/** The reading surface of nats.js `MsgHdrs` (`nats` is not a dependency): keys kept as sent, `values(k)` matching exactly. */
+type NatsHeaders = { keys?(): unknown; values?(name: string): unknown };
 
 /** gRPC's `Metadata` (`@grpc/grpc-js`, not a dependency of Nest): the only transport without a context class. */
 function isGrpcMetadata(value: unknown): value is Getter {
@@ -30,12 +31,25 @@ export function metadataKind(rpcContext: unknown, peer: MicroservicesPeer | unde
   return isGrpcMetadata(rpcContext) ? 'broker' : 'none';
 }
 
-/** The own property of `record` named `name` in any letter case; two of them (`authorization` and `Authorization`) are refused. */
+const MAX_ENTRIES = JWKS_DEFAULTS.maxMetadataEntries;
+
+function tooMany(): never {
+  throw new TokenMalformedError(`more than ${MAX_ENTRIES} metadata entries`);
+}
+
+/**
+ * The own property of `record` named `name` (lower-case) in any letter case; two of them
+ * (`authorization` and `Authorization`) are refused: which one another reader of the same message
+ * takes is unknowable. More than `maxMetadataEntries` keys are refused before any is compared.
+ * @throws TokenMalformedError when the name is repeated in two cases, or there are too many keys
+ */
 export function recordValue(record: unknown, name: string): unknown {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) return undefined;
+  const keys = Object.keys(record);
+  if (keys.length > MAX_ENTRIES) tooMany();
   let found: unknown;
   let seen = false;
-  for (const key of Object.keys(record)) {
+  for (const key of keys) {
     if (key.length !== name.length || key.toLowerCase() !== name) continue;
     if (seen) throw new TokenMalformedError(`more than one ${name} metadata entry`);
     seen = true;
@@ -44,13 +58,31 @@ export function recordValue(record: unknown, name: string): unknown {
   return found;
 }
 
+/**
+ * NATS headers (nats.js `MsgHdrs`): keys are kept as sent and `values(k)` matches exactly, so the
+ * name is found among `keys()` in any letter case, two spellings refused as in `recordValue`.
+ */
 function natsValue(headers: unknown, name: string): unknown {
   const h = headers as NatsHeaders | null | undefined;
+  if (typeof h?.keys === 'function') {
+    const keys = h.keys();
+    if (!Array.isArray(keys)) return undefined;
+    if (keys.length > MAX_ENTRIES) tooMany();
+    let found: string | undefined;
+    for (const key of keys) {
+      if (typeof key !== 'string' || key.length !== name.length || key.toLowerCase() !== name) continue;
+      if (found !== undefined) throw new TokenMalformedError(`more than one ${name} metadata entry`);
+      found = key;
+    }
+    return found === undefined || typeof h.values !== 'function' ? undefined : h.values(found);
+  }
   if (typeof h?.values === 'function') {
-    // nats.js keeps keys as sent: try ours, then its canonical MIME form (`Authorization`).
-    const values = h.values(name);
-    if (Array.isArray(values) && values.length > 0) return values;
-    return h.values(name.charAt(0).toUpperCase() + name.slice(1));
+    // A look-alike without `keys()`: the two spellings a client sends (ours and the canonical MIME form).
+    const lower: unknown = h.values(name);
+    const canonical: unknown = h.values(name.charAt(0).toUpperCase() + name.slice(1));
+    const hasLower = Array.isArray(lower) && lower.length > 0;
+    if (hasLower && Array.isArray(canonical) && canonical.length > 0) throw new TokenMalformedError(`more than one ${name} metadata entry`);
+    return hasLower ? lower : canonical;
   }
   return recordValue(headers, name);
 }

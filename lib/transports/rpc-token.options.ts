@@ -6,11 +6,12 @@ const MICROSERVICE_KEYS = ['token'] as const;
 const TOKEN_KEYS = ['from', 'name', 'path', 'scheme'] as const;
 /** Metadata names: RFC 9110 tokens, which gRPC, NATS, Kafka, AMQP and MQTT keys all accept. */
 const NAME_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A property name in a payload path: no dot (the separator), nothing that walks a prototype. */
+/**
+ * Prototype members, refused as a payload step (a walk up a prototype) and as a metadata name,
+ * as `websocket` and `subscriptions` refuse them: no transport's metadata means them.
+ */
 const FORBIDDEN_STEPS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
 const SHAPE = `{ from: 'metadata', name?, scheme? }, { from: 'payload', path, scheme? } or a function (data, context) => string | null`;
-
-
 
 /** The default scheme by the name read: `Bearer` for an `authorization` entry, the whole value otherwise. */
 function schemeOf(problems: string[], scheme: unknown, last: string): 'Bearer' | null {
@@ -53,8 +54,8 @@ function tokenOption(problems: string[], value: unknown): ResolvedMicroserviceTo
   if (from === 'metadata') {
     const max = JWKS_DEFAULTS.maxTokenSourceNameChars;
     if (path !== undefined) problems.push(`microservice.token.path applies to { from: 'payload' } only, not to { from: 'metadata' }`);
-    if (name !== undefined && !(typeof name === 'string' && name.length <= max && NAME_CHARS.test(name))) {
-      problems.push(`microservice.token.name must be a metadata name such as "x-api-token" (letters, digits and !#$%&'*+.^_\`|~-, at most ${max}), got ${describeValue(name)}`);
+    if (name !== undefined && !(typeof name === 'string' && name.length <= max && NAME_CHARS.test(name) && !FORBIDDEN_STEPS.includes(name.toLowerCase()))) {
+      problems.push(`microservice.token.name must be a metadata name such as "x-api-token" (letters, digits and !#$%&'*+.^_\`|~-, at most ${max}, not __proto__, constructor or prototype), got ${describeValue(name)}`);
     }
     const entry = typeof name === 'string' ? name.toLowerCase() : 'authorization';
     const resolvedScheme = schemeOf(problems, scheme, entry);

@@ -1,6 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { JwtVerificationError, TokenMalformedError, TokenMissingError } from '../errors/jwks.errors.js';
-import { metadataKind, metadataValue, payloadValue, tokenOfValue } from './rpc-metadata.reader.js';
+import { metadataKind, metadataValue, payloadValue, recordValue, tokenOfValue } from './rpc-metadata.reader.js';
 import { microservicesPeer } from './microservices.peer.js';
 import type { ContextTokenReader } from './transport.js';
 import { callExtractor } from '../guards/token.source.js';
@@ -21,7 +21,9 @@ export type JwksMicroserviceTokenExtractor = (data: any, context: ExecutionConte
  * `authorization` metadata entry (`Bearer <token>`) where the transport has metadata (gRPC,
  * NATS, Kafka, RabbitMQ, MQTT 5 user properties); on TCP and Redis the packet metadata when the
  * client sets it (`ClientProxy#setOnDispatchHook`, Nest ≥ 12), else the payload's
- * `headers.authorization` (two different tokens in both are refused).
+ * `headers.authorization` (two different tokens in both are refused). `authorization` is matched
+ * in any letter case, in metadata and payload `headers` alike; two spellings of it in one place,
+ * or more than 2000 entries there, are refused.
  * - `{ from: 'metadata', name?, scheme? }`: metadata entry `name` (default `authorization`, any
  *   letter case); `scheme: 'Bearer'` reads `Bearer <token>` (the default for `authorization`),
  *   `null` the whole value (the default for any other name).
@@ -52,8 +54,11 @@ export interface ResolvedMicroserviceOptions {
   readonly token: ResolvedMicroserviceTokenSource | null;
 }
 
-/** The payload location of the default on TCP and Redis: what a client forwarding Node's `req.headers` sends. */
-export const DEFAULT_PAYLOAD_PATH: readonly string[] = Object.freeze(['headers', 'authorization']);
+/**
+ * The payload object of the default on TCP and Redis: what a client forwarding Node's
+ * `req.headers` sends, its `authorization` read in any letter case (two spellings refused).
+ */
+const DEFAULT_PAYLOAD_HEADERS: readonly string[] = Object.freeze(['headers']);
 const AUTHORIZATION = 'authorization';
 
 function missing(where: string): never {
@@ -67,7 +72,8 @@ function defaultReader(context: ExecutionContext): string {
   const kind = metadataKind(rpcContext, peer);
   const fromMetadata = tokenOfValue(metadataValue(rpcContext, kind, peer, AUTHORIZATION), 'authorization metadata', 'Bearer');
   if (kind === 'broker') return fromMetadata ?? missing('the authorization metadata');
-  const fromPayload = tokenOfValue(payloadValue(context.getArgByIndex(0), DEFAULT_PAYLOAD_PATH), 'payload headers.authorization', 'Bearer');
+  // As packet metadata is read: a payload carrying `authorization` and `Authorization` names two callers.
+  const fromPayload = tokenOfValue(recordValue(payloadValue(context.getArgByIndex(0), DEFAULT_PAYLOAD_HEADERS), AUTHORIZATION), 'payload headers.authorization', 'Bearer');
   if (fromMetadata !== undefined && fromPayload !== undefined && fromMetadata !== fromPayload) {
     // Two callers' word on who is calling: which one a relay or another consumer reads is unknowable.
     throw new TokenMalformedError('different tokens in the packet metadata and the payload');

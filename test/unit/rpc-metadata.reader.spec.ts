@@ -3,12 +3,14 @@
  * context classes of `@nestjs/microservices` (no broker is needed: a context is what the server
  * builds from a received message). gRPC has no context class: its `Metadata` (`@grpc/grpc-js`, not
  * installed here) is given as a look-alike with the same `get`/`getMap`; NATS headers likewise
- * (`nats` not installed) with `MsgHdrs`' `values`/`get`.
+ * (`nats` not installed), written after nats.js `MsgHdrsImpl`: a `Map` of keys as sent, `keys()`,
+ * and `values(k, match)` / `get(k, match)` matching exactly unless told otherwise.
  */
 import type { ContextType, ExecutionContext } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { KafkaContext, MqttContext, NatsContext, RedisContext, RmqContext, TcpContext } from '@nestjs/microservices';
 import { TokenMalformedError, TokenMissingError } from '../../lib';
+import { JWKS_DEFAULTS } from '../../lib/jwks-auth.constants';
 import { microservicesPeer } from '../../lib/transports/microservices.peer';
 import { compileMicroserviceTokenSource, type ResolvedMicroserviceTokenSource } from '../../lib/transports/rpc-token.source';
 
@@ -35,11 +37,35 @@ const grpcMetadata = (entries: Record<string, unknown[]>) => ({
   get: (key: string) => entries[key.toLowerCase()] ?? [],
   getMap: () => ({}),
 });
-/** nats.js `MsgHdrs`: keys as sent, `values()` of an absent key is []. */
-const natsHeaders = (entries: Record<string, string[]>) => ({
-  values: (key: string) => entries[key] ?? [],
-  get: (key: string) => entries[key]?.[0] ?? '',
-});
+/** nats.js `Match`: how `values`/`get` compare names (`Exact` is their default). */
+const enum Match {
+  Exact = 0,
+  CanonicalMIME = 1,
+  IgnoreCase = 2,
+}
+const canonicalMime = (k: string) => k.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+/**
+ * nats.js `MsgHdrsImpl`'s reading surface: keys kept as sent (a received message's headers are
+ * decoded with `append(k, v)`, no canonicalisation), `keys()` all of them, `values()` of an absent
+ * key is [], `get()` of an absent key is ''.
+ */
+const natsHeaders = (entries: Record<string, string[]>) => {
+  const headers = new Map(Object.entries(entries));
+  const findKeys = (k: string, match: Match) => {
+    const keys = [...headers.keys()];
+    if (match === Match.Exact) return keys.filter((v) => v === k);
+    if (match === Match.CanonicalMIME) return keys.filter((v) => v === canonicalMime(k));
+    return keys.filter((v) => v.toLowerCase() === k.toLowerCase());
+  };
+  return {
+    keys: () => [...headers.keys()],
+    values: (k: string, match = Match.Exact) => findKeys(k, match).flatMap((v) => headers.get(v) ?? []),
+    get: (k: string, match = Match.Exact) => {
+      const [key] = findKeys(k, match);
+      return key === undefined ? '' : (headers.get(key)?.[0] ?? '');
+    },
+  };
+};
 
 type Build = (entry: Record<string, unknown> | undefined) => unknown;
 /** Each transport's context carrying `entry` (name → value) as its metadata. */
@@ -97,6 +123,55 @@ describe('the default microservice token reader, per transport', () => {
     expect(read({}, rmq({ authorization: `Bearer ${TOKEN}`, AUTHORIZATION: `Bearer ${TOKEN}` }))).toBe('ERR_JWT_MALFORMED');
     // NATS keeps keys as sent: the canonical MIME form is found too.
     expect(read({}, new NatsContext(['s', natsHeaders({ Authorization: [`Bearer ${TOKEN}`] })]))).toBe(TOKEN);
+  });
+
+  it('reads the payload headers of TCP and Redis in any letter case, and refuses two spellings naming two users', () => {
+    const tcp = (metadata?: Record<string, string>) => new TcpContext([{} as never, 'p', metadata as never]);
+    for (const ctx of [tcp(), new RedisContext(['c']), undefined]) {
+      expect(read({ headers: { Authorization: `Bearer ${TOKEN}` } }, ctx)).toBe(TOKEN);
+      expect(read({ headers: { authorization: `Bearer ${TOKEN}`, Authorization: 'Bearer x.y.z' } }, ctx)).toBe('ERR_JWT_MALFORMED');
+      expect(read({ headers: { authorization: `Bearer ${TOKEN}`, AUTHORIZATION: `Bearer ${TOKEN}` } }, ctx)).toBe('ERR_JWT_MALFORMED');
+    }
+    // The payload's second spelling is seen beside packet metadata too.
+    expect(read({ headers: { Authorization: 'Bearer x.y.z' } }, tcp({ authorization: `Bearer ${TOKEN}` }))).toBe('ERR_JWT_MALFORMED');
+    expect(read({ headers: { Authorization: `Bearer ${TOKEN}` } }, tcp({ authorization: `Bearer ${TOKEN}` }))).toBe(TOKEN);
+  });
+
+  it('refuses NATS headers carrying both spellings, and reads one spelling in any letter case', () => {
+    const nats = (entries: Record<string, string[]>) => new NatsContext(['s', natsHeaders(entries)]);
+    expect(read({}, nats({ authorization: [`Bearer ${TOKEN}`], Authorization: ['Bearer x.y.z'] }))).toBe('ERR_JWT_MALFORMED');
+    expect(read({}, nats({ authorization: [`Bearer ${TOKEN}`], AUTHORIZATION: [`Bearer ${TOKEN}`] }))).toBe('ERR_JWT_MALFORMED');
+    expect(read({}, nats({ AUTHORIZATION: [`Bearer ${TOKEN}`] }))).toBe(TOKEN);
+    expect(read({}, nats({ 'X-Trace': ['1'], authorization: [`Bearer ${TOKEN}`] }))).toBe(TOKEN);
+    // A header object without `keys()` (an older or look-alike `MsgHdrs`): both spellings still looked at.
+    const valuesOnly = (entries: Record<string, string[]>) => new NatsContext(['s', { values: (k: string) => entries[k] ?? [], get: () => '' }]);
+    expect(read({}, valuesOnly({ authorization: [`Bearer ${TOKEN}`], Authorization: ['Bearer x.y.z'] }))).toBe('ERR_JWT_MALFORMED');
+    expect(read({}, valuesOnly({ Authorization: [`Bearer ${TOKEN}`] }))).toBe(TOKEN);
+  });
+
+  it('refuses metadata and payload headers with more entries than the cap as malformed, at about the cost of parsing them', () => {
+    const cap = JWKS_DEFAULTS.maxMetadataEntries;
+    const many = (n: number) => {
+      const headers: Record<string, string> = {};
+      for (let i = 0; i < n; i++) headers[`x-h${i}`] = 'v';
+      return headers;
+    };
+    // At the cap, still read.
+    expect(read({ headers: { ...many(cap - 1), authorization: `Bearer ${TOKEN}` } }, new TcpContext([{} as never, 'p']))).toBe(TOKEN);
+    const json = JSON.stringify({ headers: { ...many(100_000), authorization: `Bearer ${TOKEN}` } });
+    let started = process.hrtime.bigint();
+    const payload: unknown = JSON.parse(json);
+    const parseNs = process.hrtime.bigint() - started;
+    global.gc?.();
+    started = process.hrtime.bigint();
+    expect(read(payload, new TcpContext([{} as never, 'p']))).toBe('ERR_JWT_MALFORMED');
+    const readNs = process.hrtime.bigint() - started;
+    // Listing the keys is all it costs (a fifth to a half of the parse when measured); a per-key scan would not stay under.
+    expect(readNs).toBeLessThan(parseNs * 2n);
+    const entries = { ...many(cap), authorization: `Bearer ${TOKEN}` };
+    expect(read({}, new RmqContext([{ properties: { headers: entries } }, {}, 'p']))).toBe('ERR_JWT_MALFORMED');
+    expect(read({}, new TcpContext([{} as never, 'p', entries]))).toBe('ERR_JWT_MALFORMED');
+    expect(read({}, new NatsContext(['s', natsHeaders(Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, [v]])))]))).toBe('ERR_JWT_MALFORMED');
   });
 
   it('decodes byte values (Kafka, RabbitMQ, gRPC -bin) as UTF-8, bounded', () => {

@@ -47,11 +47,22 @@ describe('the microservice option', () => {
     ['a path on metadata', { token: { from: 'metadata', path: 'a' } }, /^microservice\.token\.path applies to \{ from: 'payload' \} only/],
     ['a bad metadata name', { token: { from: 'metadata', name: 'x token' } }, /^microservice\.token\.name must be a metadata name such as "x-api-token"/],
     ['a long metadata name', { token: { from: 'metadata', name: 'x'.repeat(257) } }, /^microservice\.token\.name must be a metadata name/],
+    ['a __proto__ metadata name', { token: { from: 'metadata', name: '__proto__' } }, /^microservice\.token\.name must be a metadata name such as "x-api-token" .*not __proto__, constructor or prototype.*got "__proto__"$/],
+    ['a constructor metadata name', { token: { from: 'metadata', name: 'constructor' } }, /^microservice\.token\.name must be a metadata name .*not __proto__, constructor or prototype/],
+    ['a prototype metadata name in another case', { token: { from: 'metadata', name: 'Prototype' } }, /^microservice\.token\.name must be a metadata name .*not __proto__, constructor or prototype/],
+    ['a __PROTO__ metadata name', { token: { from: 'metadata', name: '__PROTO__' } }, /^microservice\.token\.name must be a metadata name .*not __proto__, constructor or prototype/],
+    ['a prototype path', { token: { from: 'payload', path: 'prototype' } }, /^microservice\.token\.path must be a property path .*not __proto__, constructor or prototype/],
+    ['a __proto__ array path', { token: { from: 'payload', path: ['__proto__'] } }, /^microservice\.token\.path must be a property path/],
+    ['a constructor last step', { token: { from: 'payload', path: 'auth.constructor' } }, /^microservice\.token\.path must be a property path/],
     ['a bad scheme', { token: { from: 'metadata', scheme: 'bearer' } }, /^microservice\.token\.scheme must be "Bearer" \(read "Bearer <token>"\) or null \(the whole value\), got "bearer"$/],
   ])('refuses %s with a clear message', (_name, value, message) => {
     const found = problems(value);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(message);
+  });
+
+  it('refuses microservice.token.name "__proto__" as websocket and subscriptions refuse prototype names (attack case)', () => {
+    expect(() => resolveJwksOptions({ ...base, microservice: { token: { from: 'metadata', name: '__proto__' } } })).toThrow(JwksOptionsError);
   });
 
   it('reports its problems together with the other options’', () => {
