@@ -1,5 +1,5 @@
 import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, ModulesContainer } from '@nestjs/core';
 import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from './jwks-auth.constants.js';
 import { loggingListener, type JwksAuthEventListener } from './events/jwks-auth.events.js';
 import { defaultKeySetStore } from './store/default-key-set.store.js';
@@ -19,6 +19,7 @@ import { createJwksStrategy, JwksStrategy } from './passport/jwks.strategy.js';
 import { JwksAuthGuard } from './guards/jwks-auth.guard.js';
 import { JwksHealthIndicator } from './health/jwks.health.js';
 import { JwksWsHandshake } from './transports/ws.handshake.js';
+import { guardGateways } from './transports/gateway.guards.js';
 
 const providers: Provider[] = [
   {
@@ -65,8 +66,12 @@ const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JWKS_EVENT_LIST
  */
 const globalGuardProvider: Provider = {
   provide: APP_GUARD,
-  useFactory: (options: ResolvedJwksOptions, guard: JwksAuthGuard) => (options.globalGuard ? guard : { canActivate: () => true }),
-  inject: [JWKS_RESOLVED_OPTIONS, JwksAuthGuard],
+  useFactory: (options: ResolvedJwksOptions, guard: JwksAuthGuard, modules: ModulesContainer) => {
+    if (!options.globalGuard) return { canActivate: () => true };
+    guardGateways(modules, guard);
+    return guard;
+  },
+  inject: [JWKS_RESOLVED_OPTIONS, JwksAuthGuard, ModulesContainer],
 };
 
 /**

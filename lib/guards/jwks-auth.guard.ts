@@ -39,6 +39,14 @@ interface GuardSetup {
 }
 
 /**
+ * Gateway calls a JwksAuthGuard let through, by the verifier that checked them. With
+ * `globalGuard`, a gateway carries the guard twice where Nest applies global guards to gateways
+ * too (see `guardGateways`): the second instance of the same module then passes at once. Keyed by
+ * the call's execution context, which Nest shares between the guards of one call.
+ */
+const CHECKED_GATEWAY_CALLS = new WeakMap<ExecutionContext, JwtVerifier>();
+
+/**
  * Protects routes with a bearer token verified against the issuer's JWKS.
  *
  * Extends `AuthGuard('jwks')` so it keeps Passport's shape (`getRequest`, `handleRequest` can be
@@ -92,6 +100,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
    */
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.shouldSkip(context)) return true;
+    if (context.getType() === 'ws' && CHECKED_GATEWAY_CALLS.get(context) === this.verifier) return true;
     // Outside HTTP this is whatever the transport passes first (a payload, a socket, nothing).
     const request: unknown = this.getRequest(context);
     let result: VerifiedToken | Promise<VerifiedToken>;
@@ -172,6 +181,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
         throw this.inTransport(context, new UnauthorizedException());
       }
     }
+    if (context.getType() === 'ws') CHECKED_GATEWAY_CALLS.set(context, this.verifier);
     return true;
   }
 
