@@ -79,6 +79,9 @@ const TRANSPORTS: Array<[string, Build]> = [
   ['RedisContext (packet metadata)', (e) => new RedisContext(['channel', e as Record<string, string>])],
 ];
 const PACKET = new Set(['TcpContext (packet metadata)', 'RedisContext (packet metadata)']);
+/** NestJS 11's TCP and Redis contexts carry no packet metadata (NestJS 12 added it): those cases need 12. */
+const PACKET_METADATA = typeof (TcpContext.prototype as { getMetadata?: unknown }).getMetadata === 'function';
+const TRANSPORTS_HERE = TRANSPORTS.filter(([name]) => PACKET_METADATA || !PACKET.has(name));
 
 describe('the default microservice token reader, per transport', () => {
   beforeAll(() => microservicesPeer.preload());
@@ -87,7 +90,7 @@ describe('the default microservice token reader, per transport', () => {
     expect(microservicesPeer.get()?.TcpContext).toBe(TcpContext);
   });
 
-  describe.each(TRANSPORTS)('%s', (name, build) => {
+  describe.each(TRANSPORTS_HERE)('%s', (name, build) => {
     it('reads Bearer <token> from the authorization entry', () => {
       expect(read({}, build({ authorization: `Bearer ${TOKEN}` }))).toBe(TOKEN);
     });
@@ -132,6 +135,7 @@ describe('the default microservice token reader, per transport', () => {
       expect(read({ headers: { authorization: `Bearer ${TOKEN}`, Authorization: 'Bearer x.y.z' } }, ctx)).toBe('ERR_JWT_MALFORMED');
       expect(read({ headers: { authorization: `Bearer ${TOKEN}`, AUTHORIZATION: `Bearer ${TOKEN}` } }, ctx)).toBe('ERR_JWT_MALFORMED');
     }
+    if (!PACKET_METADATA) return;
     // The payload's second spelling is seen beside packet metadata too.
     expect(read({ headers: { Authorization: 'Bearer x.y.z' } }, tcp({ authorization: `Bearer ${TOKEN}` }))).toBe('ERR_JWT_MALFORMED');
     expect(read({ headers: { Authorization: `Bearer ${TOKEN}` } }, tcp({ authorization: `Bearer ${TOKEN}` }))).toBe(TOKEN);
@@ -170,7 +174,7 @@ describe('the default microservice token reader, per transport', () => {
     expect(reads).toBeLessThan(5);
     const entries = { ...many(cap), authorization: `Bearer ${TOKEN}` };
     expect(read({}, new RmqContext([{ properties: { headers: entries } }, {}, 'p']))).toBe('ERR_JWT_MALFORMED');
-    expect(read({}, new TcpContext([{} as never, 'p', entries]))).toBe('ERR_JWT_MALFORMED');
+    if (PACKET_METADATA) expect(read({}, new TcpContext([{} as never, 'p', entries]))).toBe('ERR_JWT_MALFORMED');
     expect(read({}, new NatsContext(['s', natsHeaders(Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, [v]])))]))).toBe('ERR_JWT_MALFORMED');
   });
 
