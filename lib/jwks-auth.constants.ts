@@ -267,8 +267,9 @@ export const JWKS_EVENT_LISTENERS = Symbol('JWKS_EVENT_LISTENERS');
 
 /**
  * Close codes of a `ws` connection refused at the handshake (`JwksWsHandshake`). RFC 6455 §7.4.2
- * leaves 4000-4999 to applications: 4401 and 4403 read as the HTTP status they stand for. A key
+ * leaves 4000-4999 to applications: 4401 reads as the HTTP status it stands for (the handshake
+ * checks no grants, so it never refuses with a 403). A key
  * set that cannot be had is the server's state, not the client's fault: 1013 is the registered
  * "Try Again Later" code, which clients that reconnect on their own already understand.
  */
-export const JWKS_WS_CLOSE_CODES = Object.freeze({ unauthorized: 4401, forbidden: 4403, unavailable: 1013 } as const);
+export const JWKS_WS_CLOSE_CODES = Object.freeze({ unauthorized: 4401, unavailable: 1013 } as const);

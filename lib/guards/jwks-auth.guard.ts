@@ -23,7 +23,7 @@ import { extractBearerToken } from './authorization.header.js';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, retryAfterSeconds } from './refusal.headers.js';
 import { errorName, RefusalLog } from './refusal.log.js';
 import { RouteMemo } from '../decorators/route.memo.js';
-import { isUsableUserProperty, REQUEST_USER_PROPERTY } from './request-user.property.js';
+import { isUsableUserProperty, REQUEST_USER_PROPERTY, USER_PROPERTY_RULE } from './request-user.property.js';
 import { compileTokenSource, type TokenReader } from './token.source.js';
 import type { ContextTokenReader, HeaderSink, Transport } from '../transports/transport.js';
 import { preloadTransportPeers, requestOf, transportOf } from '../transports/transport.registry.js';
@@ -195,7 +195,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
     const options = this.resolvedOptions;
     const property: unknown = options?.userProperty ?? (this as { options?: { property?: unknown } }).options?.property ?? 'user';
     if (!isUsableUserProperty(property)) {
-      throw new JwksOptionsError([`PassportModule's property must be a property name such as "user" or "account", got ${JSON.stringify(String(property)).slice(0, 66)}`]);
+      throw new JwksOptionsError([`PassportModule's property must be ${USER_PROPERTY_RULE}, got ${JSON.stringify(String(property)).slice(0, 66)}`]);
     }
     const readToken = compileTokenSource(options?.token ?? null, extractBearerToken, (err) => this.refusalLog.refused(`token extractor threw ${errorName(err)}`, true));
     return (this.setup = { readToken, property, mapUser: options?.mapUser ?? null, transportReaders: new Map() });

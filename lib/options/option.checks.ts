@@ -64,3 +64,25 @@ export function unknownKeys(problems: string[], shown: string, value: Record<str
     problems.push(`unknown option "${shown}${key}"${hint ? ` (did you mean "${shown}${hint}"?)` : ''}`);
   }
 }
+
+/**
+ * Whether `fn` is an `async` function (or async generator): a token extractor is called
+ * synchronously, per request or message, so an async one would hand back a promise every time
+ * and every call would be refused. Read from the function's own tag, which holds across realms;
+ * a plain function that returns a promise cannot be told apart here and is caught per call.
+ */
+export function isAsyncFunction(fn: unknown): boolean {
+  if (typeof fn !== 'function') return false;
+  const tag = Object.prototype.toString.call(fn);
+  return tag === '[object AsyncFunction]' || tag === '[object AsyncGeneratorFunction]';
+}
+
+/**
+ * A function token extractor, refused (one line in `problems`) when it is `async`.
+ * @param shown the option's name in messages, such as `websocket.token`
+ */
+export function syncExtractor<F>(problems: string[], shown: string, fn: F): F | null {
+  if (!isAsyncFunction(fn)) return fn;
+  problems.push(`${shown} must be a synchronous function returning the token (or null), got an async function: it is called per request and cannot be awaited; read anything it needs beforehand`);
+  return null;
+}

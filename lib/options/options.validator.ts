@@ -3,8 +3,8 @@ import { FORBIDDEN_CLAIM_SEGMENTS, type ResolvedGrantClaims, type ResolvedGrantS
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import type { JwksAuthModuleOptions, JwksIssuerOptions, JwksUserMapper, ResolvedIssuerOptions, ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { ResolvedTokenSource } from '../guards/token.source.js';
-import { describeValue, isPlainObject, unknownKeys } from './option.checks.js';
-import { isUsableUserProperty } from '../guards/request-user.property.js';
+import { describeValue, isPlainObject, unknownKeys, syncExtractor } from './option.checks.js';
+import { isUsableUserProperty, USER_PROPERTY_RULE } from '../guards/request-user.property.js';
 import { subscriptionsOption } from '../transports/graphql-subscriptions.options.js';
 import { resolveMicroserviceOptions } from '../transports/rpc-token.options.js';
 import { websocketOption } from '../transports/ws.options.js';
@@ -272,7 +272,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
   }
   let userProperty: string | null = null;
   if (input.userProperty !== undefined) {
-    if (!isUsableUserProperty(input.userProperty)) problems.push(`userProperty must be a property name such as "user" or "account" (letters, digits, _ and $; not one every object has), got ${describeValue(input.userProperty)}`);
+    if (!isUsableUserProperty(input.userProperty)) problems.push(`userProperty must be ${USER_PROPERTY_RULE}, got ${describeValue(input.userProperty)}`);
     else userProperty = input.userProperty;
   }
 
@@ -314,7 +314,10 @@ const TOKEN_SHAPE = `{ from: 'header', name?, scheme? }, { from: 'cookie', name 
 /** The `token` option: null for the default (the Authorization header's bearer token). */
 function tokenOption(problems: string[], value: unknown): ResolvedTokenSource | null {
   if (value === undefined) return null;
-  if (typeof value === 'function') return Object.freeze({ from: 'function', extract: value as (request: unknown) => string | null });
+  if (typeof value === 'function') {
+    const extract = syncExtractor(problems, 'token', value as (request: unknown) => string | null);
+    return extract === null ? null : Object.freeze({ from: 'function', extract });
+  }
   if (!isPlainObject(value)) {
     problems.push(`token must be ${TOKEN_SHAPE}, got ${describeValue(value)}`);
     return null;

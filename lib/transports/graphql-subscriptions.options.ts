@@ -1,5 +1,5 @@
 import { JWKS_DEFAULTS } from '../jwks-auth.constants.js';
-import { describeValue, isPlainObject, unknownKeys } from '../options/option.checks.js';
+import { describeValue, isPlainObject, unknownKeys, syncExtractor } from '../options/option.checks.js';
 import { FORBIDDEN_CLAIM_SEGMENTS } from '../authorization/grant-claims.mapper.js';
 import type { JwksConnectionParamsExtractor, ResolvedSubscriptionsOptions, ResolvedSubscriptionTokenSource } from './graphql-ws.token.js';
 
@@ -26,7 +26,10 @@ export function subscriptionsOption(problems: string[], value: unknown): Resolve
 
 function tokenOption(problems: string[], value: unknown): ResolvedSubscriptionTokenSource | null {
   if (value === undefined) return null;
-  if (typeof value === 'function') return Object.freeze({ from: 'function', extract: value as JwksConnectionParamsExtractor });
+  if (typeof value === 'function') {
+    const extract = syncExtractor(problems, 'subscriptions.token', value as JwksConnectionParamsExtractor);
+    return extract === null ? null : Object.freeze({ from: 'function', extract });
+  }
   if (!isPlainObject(value)) {
     problems.push(`subscriptions.token must be ${TOKEN_SHAPE}, got ${describeValue(value)}`);
     return null;

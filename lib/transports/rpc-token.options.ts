@@ -1,5 +1,5 @@
 import { JWKS_DEFAULTS } from '../jwks-auth.constants.js';
-import { describeValue, isPlainObject, unknownKeys } from '../options/option.checks.js';
+import { describeValue, isPlainObject, unknownKeys, syncExtractor } from '../options/option.checks.js';
 import type { ResolvedMicroserviceOptions, ResolvedMicroserviceTokenSource } from './rpc-token.source.js';
 
 const MICROSERVICE_KEYS = ['token'] as const;
@@ -43,7 +43,10 @@ function pathOption(problems: string[], path: unknown): readonly string[] | null
 
 function tokenOption(problems: string[], value: unknown): ResolvedMicroserviceTokenSource | null {
   if (value === undefined) return null;
-  if (typeof value === 'function') return Object.freeze({ from: 'function', extract: value as (data: unknown) => string | null });
+  if (typeof value === 'function') {
+    const extract = syncExtractor(problems, 'microservice.token', value as (data: unknown) => string | null);
+    return extract === null ? null : Object.freeze({ from: 'function', extract });
+  }
   if (!isPlainObject(value)) {
     problems.push(`microservice.token must be ${SHAPE}, got ${describeValue(value)}`);
     return null;

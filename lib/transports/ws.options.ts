@@ -1,5 +1,5 @@
 import { JWKS_DEFAULTS } from '../jwks-auth.constants.js';
-import { describeValue, isPlainObject, unknownKeys } from '../options/option.checks.js';
+import { describeValue, isPlainObject, unknownKeys, syncExtractor } from '../options/option.checks.js';
 
 /**
  * A function that finds the token of a WebSocket client (a socket.io `Socket`, or a `ws`
@@ -76,7 +76,10 @@ export function websocketOption(problems: string[], value: unknown): ResolvedWeb
 
 function tokenSource(problems: string[], value: unknown): ResolvedWebSocketTokenSource | null {
   if (value === undefined) return null;
-  if (typeof value === 'function') return Object.freeze({ from: 'function', extract: value as JwksWebSocketTokenExtractor });
+  if (typeof value === 'function') {
+    const extract = syncExtractor(problems, 'websocket.token', value as JwksWebSocketTokenExtractor);
+    return extract === null ? null : Object.freeze({ from: 'function', extract });
+  }
   if (!isPlainObject(value)) {
     problems.push(`websocket.token must be ${SHAPE}, got ${describeValue(value)}`);
     return null;

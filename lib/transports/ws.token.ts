@@ -54,6 +54,27 @@ function authToken(value: unknown, name: string): string {
 const isAbsent = (value: unknown): boolean => value === undefined || value === null || value === '';
 
 /**
+ * socket.io's `auth.token` when the handshake also carries an Authorization header: never read
+ * past silently. The header must name the same token; one that is repeated or a malformed bearer
+ * (which HTTP refuses) or names another token (a second identity on one connection: which one a
+ * proxy or a log trusted is anyone's guess) is refused as malformed. A header with no bearer
+ * token (another scheme, empty) claims no identity here and leaves `auth.token` to decide. Costs
+ * one property read when there is no header, the common case.
+ */
+function authAgreeingWithHeader(token: string, request: HttpRequestLike): string {
+  if (request.headers?.authorization === undefined) return token;
+  let header: string;
+  try {
+    header = extractBearerToken(request);
+  } catch (err) {
+    if (err instanceof TokenMissingError) return token;
+    throw err;
+  }
+  if (header !== token) throw new TokenMalformedError('handshake auth.token and the Authorization header carry different tokens');
+  return token;
+}
+
+/**
  * Builds the reader of `websocket.token` (null: the default). Built once per guard or handshake;
  * per message only the returned function runs: a property read or two, no parsing of anything
  * the default path does not need.
@@ -66,8 +87,8 @@ export function wsTokenReader(source: ResolvedWebSocketTokenSource | null, onExt
       const handshake = handshakeOf(client);
       if (handshake === undefined) return extractBearerToken(wsRequest(client));
       const value = authField(handshake.auth, 'token');
-      if (!isAbsent(value)) return authToken(value, 'token');
-      return extractBearerToken(socketIoRequest(client, handshake));
+      if (isAbsent(value)) return extractBearerToken(socketIoRequest(client, handshake));
+      return authAgreeingWithHeader(authToken(value, 'token'), socketIoRequest(client, handshake));
     };
   }
   switch (source.from) {

@@ -1,3 +1,5 @@
+import { ForbiddenException } from '@nestjs/common';
+import { forgetUser } from '../guards/request-user.property.js';
 import type { Transport } from './transport.js';
 import { websocketsPeer, wsRefusal } from './ws.refusal.js';
 import { wsTokenReader } from './ws.token.js';
@@ -23,7 +25,16 @@ export const wsTransport: Transport = {
     return undefined;
   },
 
-  refusal: wsRefusal,
+  /**
+   * A refused message also takes back the user an earlier accepted check (or the handshake) wrote
+   * on the client, so a later `@Public()` handler of the connection sees no user rather than one
+   * whose token was just refused (expired, revoked, unverifiable). Not on a 403: the token is
+   * valid, it only lacks a grant for this handler. Costs a property write, on refusals only.
+   */
+  refusal(thrown, reason, context) {
+    if (!(thrown instanceof ForbiddenException)) forgetUser(context?.getArgByIndex(0));
+    return wsRefusal(thrown, reason);
+  },
 
   tokenReader({ options, onExtractorError }) {
     const read = wsTokenReader(options?.websocket?.token ?? null, onExtractorError);
