@@ -29,9 +29,39 @@ export function wsRefusalBody(status: number, reason: unknown): JwksWsRefusalBod
   return Object.freeze({ ...body, retryAfter: retryAfterSeconds(reason.retryAfterMs) });
 }
 
-/** The one class of `@nestjs/websockets` a refusal needs; the type is ours, the package stays optional. */
+/** The classes of `@nestjs/websockets` a refusal needs; the types are ours, the package stays optional. */
 interface WebSocketsPackage {
   WsException: new (error: string | object) => Error;
+  /** Only to ask whether it can reach a native WebSocket client (`emitMessage`, NestJS 12). */
+  BaseWsExceptionFilter?: { prototype: object };
+}
+
+/** The `ws` client a refusal must reach itself: a native WebSocket (numeric `readyState`, `send`), open. */
+type NativeWebSocket = { readyState: number; send(data: string, cb?: (err?: Error) => void): void };
+const WS_OPEN = 1;
+
+function isNativeWebSocket(client: unknown): client is NativeWebSocket {
+  const c = client as Partial<NativeWebSocket> | null | undefined;
+  return typeof c?.readyState === 'number' && typeof c.send === 'function';
+}
+
+/**
+ * NestJS 11's `BaseWsExceptionFilter` tells the client with `client.emit('exception', …)`, which
+ * on a `ws` WebSocket (an EventEmitter) only fires a local event: the client never hears of the
+ * refusal. NestJS 12 sends native clients `{ event: 'exception', data }` instead (`emitMessage`).
+ * Where the filter cannot, the refusal sends that same frame itself, so `ws` clients get the same
+ * answer on both versions.
+ */
+function tellNativeClient(ws: WebSocketsPackage, client: unknown, body: JwksWsRefusalBody): void {
+  const filter = ws.BaseWsExceptionFilter?.prototype as { emitMessage?: unknown } | undefined;
+  if (typeof filter?.emitMessage === 'function' || !isNativeWebSocket(client)) return;
+  if (client.readyState !== WS_OPEN) return;
+  try {
+    // The callback swallows a send failure (the peer went away): nothing to tell then.
+    client.send(JSON.stringify({ event: 'exception', data: body }), () => undefined);
+  } catch {
+    // A client that cannot be written to cannot be told.
+  }
 }
 
 /**
@@ -63,7 +93,7 @@ export class JwksWsRefusal extends IntrinsicException {
  * "Internal server error", no error log). Anything that is not a 401/403/503 `HttpException` is
  * thrown as it is.
  */
-export function wsRefusal(thrown: unknown, reason: unknown): unknown {
+export function wsRefusal(thrown: unknown, reason: unknown, client?: unknown): unknown {
   if (!(thrown instanceof HttpException)) return thrown;
   const body = wsRefusalBody(thrown.getStatus(), reason);
   if (body === undefined) return thrown;
@@ -73,5 +103,6 @@ export function wsRefusal(thrown: unknown, reason: unknown): unknown {
     void websocketsPeer.preload();
     return new JwksWsRefusal(body);
   }
+  tellNativeClient(ws, client, body);
   return new ws.WsException(body);
 }

@@ -32,8 +32,9 @@ export const wsTransport: Transport = {
    * valid, it only lacks a grant for this handler. Costs a property write, on refusals only.
    */
   refusal(thrown, reason, context) {
-    if (!(thrown instanceof ForbiddenException)) forgetUser(context?.getArgByIndex(0));
-    return wsRefusal(thrown, reason);
+    const client: unknown = context?.getArgByIndex(0);
+    if (!(thrown instanceof ForbiddenException)) forgetUser(client);
+    return wsRefusal(thrown, reason, client);
   },
 
   tokenReader({ options, onExtractorError }) {
