@@ -43,7 +43,7 @@ describe('transport option validation', () => {
     const members = await carrierMembers();
     const usable: string[] = [];
     for (const [carrier, names] of Object.entries(members)) {
-      expect(names.size).toBeGreaterThan(5);
+      expect(names.size).toBeGreaterThan(3); // enumerated something (NestJS 11's RPC contexts have fewer members)
       for (const name of names) if (isUsableUserProperty(name)) usable.push(`${carrier}.${name}`);
     }
     expect(usable).toEqual([]);
