@@ -8,7 +8,15 @@
 #   nest11-cjs   NestJS 11, CommonJS, moduleResolution node (and nodenext): Jest, also on the
 #                lowest Node of `engines`
 #                and again installed with the lowest version each required peer range allows
-#                (`npm install` must resolve them: @nestjs/passport 11.0.0 did not)
+#                (`npm install` must resolve them: @nestjs/passport 11.0.0 did not), and without
+#                the optional peers: its realtime files are deleted and @nestjs/websockets,
+#                @nestjs/microservices and @nestjs/platform-socket.io left out, so the HTTP tests
+#                prove that an app without them starts and serves
+#
+# Every app except that one also has a socket.io gateway and a TCP message handler (the README's
+# WebSockets and Microservices sections), tested with socket.io-client and a ClientProxy: a
+# refusal must reach the client as the library's body, which only happens when the library
+# threw the app's own WsException/RpcException class (loaded lazily from the CJS and ESM builds).
 #   nest12-cjs   NestJS 12, CommonJS (nest11-cjs's sources): Node's test runner, because Jest's
 #                CommonJS runtime cannot load NestJS 12. It needs require() of ES modules, so it
 #                also runs on the low ends of `engines` (CONSUMER_LOW_END_NODES), with Node
@@ -67,6 +75,16 @@ t0=$SECONDS
 cp -r "$here/nest12-esm" "$here/nest11-cjs" "$here/nest12-cjs" "$work/"
 cp -r "$here/nest11-cjs/src" "$work/nest12-cjs/src"
 cp -r "$here/nest11-cjs" "$work/nest11-cjs-lowest-peers"
+# Without the optional peers: no realtime sources, no transport packages.
+optional_peers=(@nestjs/websockets @nestjs/microservices @nestjs/platform-socket.io @nestjs/graphql)
+rm "$work/nest11-cjs-lowest-peers/src/realtime.module.ts" "$work/nest11-cjs-lowest-peers/src/chat.gateway.ts" \
+  "$work/nest11-cjs-lowest-peers/src/orders.messages.ts" "$work/nest11-cjs-lowest-peers/test/realtime.e2e-spec.ts"
+node -e '
+  const fs = require("fs");
+  const [file, ...names] = process.argv.slice(1);
+  const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
+  for (const name of [...names, "socket.io-client"]) { delete pkg.dependencies[name]; delete pkg.devDependencies[name]; }
+  fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n");' "$work/nest11-cjs-lowest-peers/package.json" "${optional_peers[@]}"
 # The first version of each required peer range: "^11.0.2 || ^12.0.0" gives @nestjs/passport@11.0.2.
 mapfile -t lowest_peers < <(node -e '
   const { peerDependencies: peers, peerDependenciesMeta: meta = {} } = require(process.argv[1]);
@@ -124,8 +142,13 @@ if [ -n "$lowest" ]; then
 fi
 echo "consumer: nest11-cjs took $((SECONDS - t0)) s after install"
 
-echo "::: consumer: nest11-cjs on the lowest peers (NestJS $(cd "$work/nest11-cjs-lowest-peers" && node -p "require('@nestjs/core/package.json').version"), @nestjs/passport $(cd "$work/nest11-cjs-lowest-peers" && node -p "require('@nestjs/passport/package.json').version"))"
+echo "::: consumer: nest11-cjs on the lowest peers, without the optional ones (NestJS $(cd "$work/nest11-cjs-lowest-peers" && node -p "require('@nestjs/core/package.json').version"), @nestjs/passport $(cd "$work/nest11-cjs-lowest-peers" && node -p "require('@nestjs/passport/package.json').version"))"
 cd "$work/nest11-cjs-lowest-peers"
+# The point of this run is that the optional peers are absent: fail if anything brought one in.
+node -e '
+  const present = process.argv.slice(1).filter((name) => require("fs").existsSync("node_modules/" + name + "/package.json"));
+  if (present.length > 0) { console.error("installed although optional: " + present.join(" ")); process.exit(1); }' "${optional_peers[@]}" ||
+  fail "nest11-cjs-lowest-peers has an optional peer installed"
 report consumer-nest11-cjs-lowest-peers-jest.json
 timed_tests "nest11-cjs-lowest-peers jest" npx jest --json --outputFile="$out"
 

@@ -8,6 +8,7 @@ import { PassportProfileController } from './passport-profile.controller';
   imports: [
     ConfigModule.forRoot({ isGlobal: true }),
     JwksAuthModule.forRootAsync({
+      isGlobal: true,
       inject: [ConfigService],
       useFactory: (config: ConfigService) => ({
         issuer: config.getOrThrow<string>('JWKS_ISSUER'),

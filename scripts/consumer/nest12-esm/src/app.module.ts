@@ -2,7 +2,9 @@ import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { JwksAuthModule } from 'nestjs-jwks-auth';
+import { ChatGateway } from './chat.gateway.js';
 import { HealthController } from './health.controller.js';
+import { OrdersMessages } from './orders.messages.js';
 import { PassportProfileController } from './passport-profile.controller.js';
 import { ProfileController } from './profile.controller.js';
 
@@ -19,6 +21,7 @@ import { ProfileController } from './profile.controller.js';
       }),
     }),
   ],
-  controllers: [ProfileController, PassportProfileController, HealthController],
+  controllers: [ProfileController, PassportProfileController, HealthController, OrdersMessages],
+  providers: [ChatGateway],
 })
 export class AppModule {}
