@@ -66,12 +66,12 @@ const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JWKS_EVENT_LIST
  */
 const globalGuardProvider: Provider = {
   provide: APP_GUARD,
-  useFactory: (options: ResolvedJwksOptions, guard: JwksAuthGuard, modules: ModulesContainer) => {
+  useFactory: (options: ResolvedJwksOptions, guard: JwksAuthGuard, verifier: JwtVerifier, modules: ModulesContainer) => {
     if (!options.globalGuard) return { canActivate: () => true };
-    guardGateways(modules, guard);
+    guard.releaseGateways = guardGateways(modules, guard, verifier);
     return guard;
   },
-  inject: [JWKS_RESOLVED_OPTIONS, JwksAuthGuard, ModulesContainer],
+  inject: [JWKS_RESOLVED_OPTIONS, JwksAuthGuard, JwtVerifier, ModulesContainer],
 };
 
 /**

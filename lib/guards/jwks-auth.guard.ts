@@ -7,6 +7,7 @@ import {
   ServiceUnavailableException,
   UnauthorizedException,
   type ExecutionContext,
+  type OnModuleDestroy,
   type OnModuleInit,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
@@ -23,10 +24,11 @@ import { extractBearerToken } from './authorization.header.js';
 import { CHALLENGE_INVALID_TOKEN, CHALLENGE_NO_TOKEN, retryAfterSeconds } from './refusal.headers.js';
 import { errorName, RefusalLog } from './refusal.log.js';
 import { RouteMemo } from '../decorators/route.memo.js';
-import { isUsableUserProperty, REQUEST_USER_PROPERTY, USER_PROPERTY_RULE } from './request-user.property.js';
+import { isUsableUserProperty, REQUEST_USER_PROPERTY, userEpoch, USER_PROPERTY_RULE } from './request-user.property.js';
 import { compileTokenSource, type TokenReader } from './token.source.js';
 import type { ContextTokenReader, HeaderSink, Transport } from '../transports/transport.js';
 import { preloadTransportPeers, requestOf, transportOf } from '../transports/transport.registry.js';
+import { gatewayCallPassed } from '../transports/gateway.guards.js';
 
 /** What the guard derives from its options once, on its first request (the options are property-injected). */
 interface GuardSetup {
@@ -37,14 +39,6 @@ interface GuardSetup {
   /** Each non-HTTP transport's token reader, built on its first call. */
   readonly transportReaders: Map<Transport, ContextTokenReader>;
 }
-
-/**
- * Gateway calls a JwksAuthGuard let through, by the verifier that checked them. With
- * `globalGuard`, a gateway carries the guard twice where Nest applies global guards to gateways
- * too (see `guardGateways`): the second instance of the same module then passes at once. Keyed by
- * the call's execution context, which Nest shares between the guards of one call.
- */
-const CHECKED_GATEWAY_CALLS = new WeakMap<ExecutionContext, JwtVerifier>();
 
 /**
  * Protects routes with a bearer token verified against the issuer's JWKS.
@@ -60,7 +54,7 @@ const CHECKED_GATEWAY_CALLS = new WeakMap<ExecutionContext, JwtVerifier>();
  * instead (the token is not at fault), unless `unavailableStatus` is 401.
  */
 @Injectable()
-export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnModuleInit {
+export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnModuleInit, OnModuleDestroy {
   protected readonly logger = new Logger('JwksAuthGuard');
   private readonly refusalLog = new RefusalLog(this.logger);
   /** Per route, once: whether it is public. */
@@ -94,13 +88,21 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
     return preloadTransportPeers();
   }
 
+  /** @internal Set by `globalGuard` (see `guardGateways`): takes this guard off the gateway classes again. */
+  releaseGateways?: () => void;
+
+  /** Class metadata outlives the app: a later app in this process must not meet this guard on its gateways. */
+  onModuleDestroy(): void {
+    this.releaseGateways?.();
+    this.releaseGateways = undefined;
+  }
+
   /**
    * Synchronous when the key is in memory (the common case), a promise only when the key set must
    * be fetched first: Nest accepts either.
    */
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.shouldSkip(context)) return true;
-    if (context.getType() === 'ws' && CHECKED_GATEWAY_CALLS.get(context) === this.verifier) return true;
     // Outside HTTP this is whatever the transport passes first (a payload, a socket, nothing).
     const request: unknown = this.getRequest(context);
     let result: VerifiedToken | Promise<VerifiedToken>;
@@ -143,8 +145,10 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
       return this.refuseMapping(context, err);
     }
     if (typeof (mapped as PromiseLike<unknown> | null)?.then === 'function') {
+      // A connection's later call may be refused while this one waits: its user must stay off.
+      const epoch = userEpoch(request);
       return Promise.resolve(mapped).then(
-        (resolved) => this.assignMapped(context, request, resolved, property),
+        (resolved) => (userEpoch(request) === epoch ? this.assignMapped(context, request, resolved, property) : this.assignMapped(context, request, null, property)),
         (err: unknown) => this.refuseMapping(context, err),
       );
     }
@@ -181,7 +185,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
         throw this.inTransport(context, new UnauthorizedException());
       }
     }
-    if (context.getType() === 'ws') CHECKED_GATEWAY_CALLS.set(context, this.verifier);
+    if (context.getType() === 'ws') gatewayCallPassed(context, this.verifier);
     return true;
   }
 

@@ -17,9 +17,25 @@ export function requestUser(request: unknown): unknown {
  * Takes back the user written on a long-lived `client` (a WebSocket), wherever it was written:
  * set to undefined rather than deleted, so the client's shape stays as it was.
  */
+/** How many times a refusal took the user off a request-like object (see `userEpoch`). */
+const USER_EPOCH = Symbol('jwks-auth.userEpoch');
+
+/**
+ * A count that `forgetUser` advances: an accepted call whose user is assigned late (an async
+ * `mapUser`) compares it, so it cannot put back a user a later refusal took off the connection.
+ */
+export function userEpoch(carrier: unknown): number {
+  return typeof carrier === 'object' && carrier !== null ? (((carrier as Record<symbol, unknown>)[USER_EPOCH] as number | undefined) ?? 0) : 0;
+}
+
 export function forgetUser(client: unknown): void {
   if (typeof client !== 'object' || client === null) return;
   const c = client as Record<string | symbol, unknown>;
+  try {
+    c[USER_EPOCH] = userEpoch(c) + 1;
+  } catch {
+    // A frozen client: nothing was written on it either.
+  }
   const property = c[REQUEST_USER_PROPERTY];
   const key = typeof property === 'string' ? property : 'user';
   try {

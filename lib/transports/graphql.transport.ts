@@ -1,6 +1,7 @@
-import { HttpException, Logger } from '@nestjs/common';
+import { ForbiddenException, HttpException, Logger } from '@nestjs/common';
 import { KeySetUnavailableError, TokenMissingError } from '../errors/jwks.errors.js';
 import { retryAfterSeconds } from '../guards/refusal.headers.js';
+import { forgetUser } from '../guards/request-user.property.js';
 import { GRAPHQL_REFUSAL_CODES, JwksGraphQLRefusal } from './graphql.refusal.js';
 import { graphqlWsContextOf, isGraphqlWsContext, type GraphqlContextLike } from './graphql-ws.context.js';
 import { compileSubscriptionTokenSource } from './graphql-ws.token.js';
@@ -67,7 +68,10 @@ export const graphqlTransport: Transport = {
    * An `HttpException` of a mapped status becomes a GraphQL error with that `extensions.code`
    * (and `retryAfter` in seconds when no usable key set is held); anything else is thrown as is.
    */
-  refusal(thrown, reason) {
+  refusal(thrown, reason, context) {
+    // A refused token's user leaves the request (or operation), so a later `@Public()` field of the
+    // same operation sees none. Not on a 403: the token is valid, it lacks a grant for this field.
+    if (context !== undefined && !(thrown instanceof ForbiddenException)) forgetUser(graphqlTransport.request(context));
     if (!(thrown instanceof HttpException)) return thrown;
     const code = GRAPHQL_REFUSAL_CODES[thrown.getStatus()];
     if (code === undefined) return thrown;

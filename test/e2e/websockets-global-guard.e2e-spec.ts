@@ -26,9 +26,9 @@ describe('globalGuard on WebSocket gateways', () => {
     const other = await bootGatewayApp('socket.io', { imports: [JwksAuthModule.forRoot(issuerOptions(issuer, { globalGuard: true }))], gateways: [guarded] });
     const verifications = jest.spyOn(gw.app.get(JwtVerifier), 'verifyOrDefer');
     try {
-      const added: unknown[] = Reflect.getMetadata('__guards__', bare);
+      const added: Array<{ guard?: unknown }> = Reflect.getMetadata('__guards__', bare);
       expect(added).toHaveLength(1);
-      expect(added[0]).toBeInstanceOf(JwksAuthGuard);
+      expect(added[0].guard).toBeInstanceOf(JwksAuthGuard);
       // Already guarded by the app: left as it was, not guarded twice.
       expect(Reflect.getMetadata('__guards__', guarded)).toEqual([JwksAuthGuard]);
       const socket = await connectSocketIo(gw.url, { auth: { token: issuer.sign({ sub: 'dana' }) } });
@@ -52,5 +52,7 @@ describe('globalGuard on WebSocket gateways', () => {
       await gw.app.close();
       await other.app.close();
     }
+    // Taken off again with the app: a later app in this process is guarded by its own module only.
+    expect(Reflect.getMetadata('__guards__', bare)).toEqual([]);
   });
 });
