@@ -197,6 +197,33 @@ export const MAX_CONNECTION_PARAM_TOKEN_CHARS = JWKS_DEFAULTS.maxTokenBytes + 64
  */
 export const GRAPHQL_WS_CLOSE = { unauthenticated: { code: 4401, reason: 'Unauthorized' }, unavailable: { code: 1013, reason: 'Try Again Later' } } as const;
 
+/**
+ * Defaults of `RedisKeySetStore`, the key-set store a fleet shares. Redis is never on the
+ * per-request path, and its trouble never fails authentication: each call is bounded and falls
+ * back to the process's own memory.
+ */
+export const REDIS_STORE_DEFAULTS = {
+  /**
+   * Prefix of every key and channel: one namespace in a Redis shared with other apps (the colon is
+   * Redis's naming convention). Deployments sharing one Redis (staging, production) set their own.
+   */
+  keyPrefix: 'jwks-auth:',
+  /**
+   * Longest any Redis call may take before it counts as failed: a Redis on the same network answers
+   * in about a millisecond, and a quarter of `maxWaitMs` leaves a request waiting on a fetch
+   * lease the rest of its wait for the fetch itself when Redis hangs.
+   */
+  commandTimeoutMs: 500,
+  /**
+   * Largest state written or read back: the raw set (at most `maxResponseBytes`) and the revoked
+   * kids (at most `maxRevokedKids` × 128 characters) twice over for JSON escaping; anything larger
+   * is not a state this store wrote, and is refused before it is read in full.
+   */
+  maxStateBytes: 2 * (JWKS_DEFAULTS.maxResponseBytes + JWKS_DEFAULTS.maxRevokedKids * 128),
+  /** One log line per kind of Redis trouble per minute: a Redis outage must not flood the log. */
+  logIntervalMs: 60_000,
+} as const;
+
 /** Default Passport strategy name of `JwksStrategy` (`strategyName` changes it per registration). */
 export const JWKS_STRATEGY_NAME = 'jwks';
 /** Most `passportAliases`: one or two names cover every migration; a long list is a mistake. */

@@ -169,3 +169,29 @@ export class InsufficientGrantError extends JwksAuthError {
     super(`token lacks the required ${kind}: ${mode} of ${required.join(', ')}`);
   }
 }
+
+/** Why a shared key-set store call failed (`JwksStoreError.reason`). */
+export type JwksStoreErrorReason =
+  /** No answer within the store's command timeout. */
+  | 'timeout'
+  /** The store refused or lost the connection. */
+  | 'unavailable'
+  /** The store was closed. */
+  | 'closed'
+  /** The state is larger than the store keeps. */
+  | 'too-large';
+
+/**
+ * A shared key-set store (Redis) could not do what was asked. Never fails authentication: the
+ * source logs it and carries on from its own memory; for `lease()` it means "no fleet
+ * coordination now: fetch yourself".
+ */
+export class JwksStoreError extends JwksAuthError {
+  readonly code = 'ERR_JWKS_STORE';
+  constructor(
+    readonly reason: JwksStoreErrorReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { isStoredEtag, isStoredTime } from './key-set-state.validator.js';
 
 /** What the snapshot file holds: the plain key-set data, bound to the JWKS URI it came from. */
 export interface KeySetSnapshot {
@@ -159,10 +160,10 @@ function asSnapshot(doc: unknown): KeySetSnapshot | null {
     d.version !== 1 ||
     typeof d.jwksUri !== 'string' ||
     typeof d.jwks !== 'string' ||
-    !Number.isFinite(d.fetchedAt) ||
-    // JSON has no Infinity, but 1e999 parses as one: a set fresh forever.
-    !Number.isFinite(d.freshUntil) ||
-    (d.etag !== null && typeof d.etag !== 'string')
+    // The checks a shared store applies to the same members (key-set-state.validator.ts).
+    !isStoredTime(d.fetchedAt) ||
+    !isStoredTime(d.freshUntil) ||
+    !isStoredEtag(d.etag)
   ) {
     return null;
   }

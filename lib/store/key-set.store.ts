@@ -44,7 +44,11 @@ export interface KeySetStore {
   /**
    * For fleet mode (not used yet): take the fetch lease for `ttlMs`, or null when another process
    * holds it. The source will then fetch only while it holds the lease, and otherwise wait for the
-   * pushed result.
+   * pushed result. A rejection means the store cannot coordinate now (Redis down or slow: the
+   * Redis store rejects with `JwksStoreError`): the caller fetches itself, under its own
+   * per-process single flight and cooldown, exactly as without a fleet. Null is only ever "someone
+   * else holds it"; a store must never answer null for an error, or every process would wait for
+   * a holder that does not exist. `release()` never rejects: a lease not released lapses at its ttl.
    */
   lease?(id: KeySetId, ttlMs: number): Promise<KeySetLease | null>;
 }
