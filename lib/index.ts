@@ -1,6 +1,6 @@
 export { JwksAuthModule } from './jwks-auth.module.js';
 export { JWKS_AUTH_MODULE_OPTIONS, type JwksAuthModuleAsyncOptions, type JwksAuthModuleForRootOptions } from './jwks-auth.module-definition.js';
-export { JWKS_CLOCK, JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, REDIS_STORE_DEFAULTS, JWKS_DISCOVERY_FETCHER, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, JWKS_WS_CLOSE_CODES, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
+export { JWKS_CLOCK, JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, JWKS_DISCOVERY_FETCHER, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, JWKS_WS_CLOSE_CODES, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
 export type {
   JwksAuthModuleOptions,
   JwksIssuerOptions,
@@ -49,7 +49,6 @@ export type { KeySetPhase } from './cache/key-set.policy.js';
 export type { KeySetStore, KeySetLease, KeySetId } from './store/key-set.store.js';
 export { MemoryKeySetStore } from './store/memory-key-set.store.js';
 export { SnapshotFileKeySetStore, type SnapshotFileKeySetStoreOptions } from './store/snapshot-file-key-set.store.js';
-export { RedisKeySetStore, type RedisKeySetStoreOptions, type RedisClientLike, type RedisStoredValueRefusal, type RedisKeySetKeys } from './store/redis-key-set.store.js';
 export type { KeySetStateRefusal } from './store/key-set-state.validator.js';
 export type { KeySetLog } from './cache/key-set.source.js';
 export { loggingListener, type JwksAuthEvent, type JwksAuthEventBody, type JwksAuthEventListener } from './events/jwks-auth.events.js';

@@ -123,6 +123,9 @@ interface Watcher {
  * The notice carries no state, only who saved: the key is read back, so a late or lost message
  * never applies an old state, a value goes through one validation path, and a publisher without
  * write access to the key cannot push a set.
+ *
+ * Not exported yet: fleet mode (the `fleet` option, the fleet-wide lease around fetches and the
+ * propagation of operator actions) will plug it into the module; until then nothing uses it.
  */
 export class RedisKeySetStore implements KeySetStore {
   private readonly prefix: string;
