@@ -184,11 +184,12 @@ export const JWKS_LIMITS = {
 export const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /**
- * Longest `connectionParams` value read for a token (graphql-ws): a token over `maxTokenBytes` is
- * refused anyway, and the bound keeps a megabyte value from reaching the Bearer pattern. The margin
- * covers `Bearer ` and surrounding spaces.
+ * Longest credential value a transport reads for a token (a graphql-ws `connectionParams` entry,
+ * a message's metadata, also as bytes before decoding): a token over `maxTokenBytes` is refused
+ * anyway, and the bound keeps a megabyte value from reaching the Bearer pattern or the decoder. The
+ * margin covers `Bearer ` and surrounding spaces.
  */
-export const MAX_CONNECTION_PARAM_TOKEN_CHARS = JWKS_DEFAULTS.maxTokenBytes + 64;
+export const MAX_TOKEN_VALUE_CHARS = JWKS_DEFAULTS.maxTokenBytes + 64;
 
 /**
  * How `jwksGraphqlWsOnConnect` closes a refused connection: graphql-ws's own 4401 for a missing or

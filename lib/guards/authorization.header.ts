@@ -81,3 +81,16 @@ export function bearerTokenOf(value: string, headerName: string): string {
   if (!BEARER_SCHEME.test(value)) throw new TokenMissingError(`the ${headerName} header carries no bearer token`);
   throw new TokenMalformedError(`${headerName} header is not a bearer token`);
 }
+
+/**
+ * The token in one credential value, wherever a transport found it (a header, a `connectionParams`
+ * entry, a message's metadata): `Bearer <token>` when `scheme` is `'Bearer'`, else the whole value.
+ * @throws TokenMissingError when it carries another scheme, or nothing
+ * @throws TokenMalformedError when it is `Bearer` without exactly one token
+ */
+export function credentialOf(value: string, shown: string, scheme: 'Bearer' | null): string {
+  if (scheme === 'Bearer') return bearerTokenOf(value, shown);
+  const token = value.trim();
+  if (token === '') throw new TokenMissingError(`the ${shown} is empty`);
+  return token;
+}

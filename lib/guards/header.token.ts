@@ -1,5 +1,5 @@
 import { TokenMalformedError, TokenMissingError } from '../errors/jwks.errors.js';
-import { bearerTokenOf, type HttpRequestLike } from './authorization.header.js';
+import { credentialOf, type HttpRequestLike } from './authorization.header.js';
 import type { TokenReader } from './token.source.js';
 
 /**
@@ -36,9 +36,6 @@ export function headerTokenReader(name: string, scheme: 'Bearer' | null): TokenR
     if (value === undefined) throw new TokenMissingError(`no ${shown} header`);
     if (typeof value !== 'string') throw new TokenMalformedError(`${shown} header is not a single string`);
     if (isRepeated(req!, name)) throw new TokenMalformedError(`more than one ${shown} header`);
-    if (scheme === 'Bearer') return bearerTokenOf(value, shown);
-    const token = value.trim();
-    if (token === '') throw new TokenMissingError(`the ${shown} header is empty`);
-    return token;
+    return credentialOf(value, shown, scheme);
   };
 }

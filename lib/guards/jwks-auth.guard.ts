@@ -60,6 +60,8 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
   /** Per route, once: whether it is public. */
   private readonly publicRoutes = new RouteMemo((handler, controller) => this.readPublic([handler, controller].filter((t) => typeof t === 'function')));
   private setup?: GuardSetup;
+  /** A user-supplied token extractor threw: the app's bug, logged by the error's name only. */
+  private readonly extractorThrew = (err: unknown): void => this.refusalLog.refused(`token extractor threw ${errorName(err)}`, true);
   /**
    * Per operation of a transport with many guarded calls per operation (GraphQL: one per guarded
    * field, and aliases multiply fields): the token verified for it, reused while still valid, so a
@@ -148,7 +150,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
       // A connection's later call may be refused while this one waits: its user must stay off.
       const epoch = userEpoch(request);
       return Promise.resolve(mapped).then(
-        (resolved) => (userEpoch(request) === epoch ? this.assignMapped(context, request, resolved, property) : this.assignMapped(context, request, null, property)),
+        (resolved) => (userEpoch(request) === epoch ? this.assignMapped(context, request, resolved, property) : this.refuseStale(context)),
         (err: unknown) => this.refuseMapping(context, err),
       );
     }
@@ -162,6 +164,13 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
       throw this.inTransport(context, new UnauthorizedException());
     }
     return this.assignUser(context, request, user, property);
+  }
+
+  /** A later call of this connection was refused while `mapUser` ran: the token no longer holds. */
+  private refuseStale(context: ExecutionContext): never {
+    this.refusalLog.refused('refused meanwhile on this connection');
+    this.setHeader(context, 'WWW-Authenticate', CHALLENGE_INVALID_TOKEN);
+    throw this.inTransport(context, new UnauthorizedException());
   }
 
   /** The app's `mapUser` threw: its bug or its outage (a database), not the client's. Logged by name only: a message may hold personal data. */
@@ -201,7 +210,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
     if (!isUsableUserProperty(property)) {
       throw new JwksOptionsError([`PassportModule's property must be ${USER_PROPERTY_RULE}, got ${JSON.stringify(String(property)).slice(0, 66)}`]);
     }
-    const readToken = compileTokenSource(options?.token ?? null, extractBearerToken, (err) => this.refusalLog.refused(`token extractor threw ${errorName(err)}`, true));
+    const readToken = compileTokenSource(options?.token ?? null, extractBearerToken, this.extractorThrew);
     return (this.setup = { readToken, property, mapUser: options?.mapUser ?? null, transportReaders: new Map() });
   }
 
@@ -234,7 +243,7 @@ export class JwksAuthGuard extends AuthGuard(JWKS_STRATEGY_NAME) implements OnMo
       reader = transport.tokenReader({
         options: this.resolvedOptions,
         http: (req) => this.extractToken(req),
-        onExtractorError: (err) => this.refusalLog.refused(`token extractor threw ${errorName(err)}`, true),
+        onExtractorError: this.extractorThrew,
       });
       setup.transportReaders.set(transport, reader);
     }

@@ -1,7 +1,7 @@
 import { TokenMalformedError, TokenMissingError } from '../errors/jwks.errors.js';
-import { bearerTokenOf } from '../guards/authorization.header.js';
+import { credentialOf } from '../guards/authorization.header.js';
 import { callExtractor, type TokenReader } from '../guards/token.source.js';
-import { MAX_CONNECTION_PARAM_TOKEN_CHARS } from '../jwks-auth.constants.js';
+import { MAX_TOKEN_VALUE_CHARS } from '../jwks-auth.constants.js';
 import type { GraphqlWsContextLike } from './graphql-ws.context.js';
 
 /**
@@ -57,11 +57,8 @@ function paramsOf(ws: GraphqlWsContextLike): Readonly<Record<string, unknown>> |
 /** One string entry of `connectionParams`, bounded before any pattern sees it. */
 function paramValue(value: unknown, shown: string, scheme: 'Bearer' | null): string {
   if (typeof value !== 'string') throw new TokenMalformedError(`connectionParams.${shown} is not a string`);
-  if (value.length > MAX_CONNECTION_PARAM_TOKEN_CHARS) throw new TokenMalformedError(`connectionParams.${shown} is too long`);
-  if (scheme === 'Bearer') return bearerTokenOf(value, `connectionParams.${shown}`);
-  const token = value.trim();
-  if (token === '') throw new TokenMissingError(`connectionParams.${shown} is empty`);
-  return token;
+  if (value.length > MAX_TOKEN_VALUE_CHARS) throw new TokenMalformedError(`connectionParams.${shown} is too long`);
+  return credentialOf(value, `connectionParams.${shown}`, scheme);
 }
 
 /**

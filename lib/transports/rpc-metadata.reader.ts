@@ -1,6 +1,6 @@
-import { TokenMalformedError, TokenMissingError } from '../errors/jwks.errors.js';
-import { bearerTokenOf } from '../guards/authorization.header.js';
-import { JWKS_DEFAULTS } from '../jwks-auth.constants.js';
+import { TokenMalformedError } from '../errors/jwks.errors.js';
+import { credentialOf } from '../guards/authorization.header.js';
+import { JWKS_DEFAULTS, MAX_TOKEN_VALUE_CHARS } from '../jwks-auth.constants.js';
 import type { MicroservicesPeer } from './microservices.peer.js';
 
 /**
@@ -104,8 +104,6 @@ export function metadataValue(rpcContext: unknown, kind: MetadataKind, peer: Mic
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
-/** Longest metadata value decoded from bytes: a token at its size cap plus a scheme. */
-const MAX_VALUE_BYTES = JWKS_DEFAULTS.maxTokenBytes + 64;
 
 /**
  * The token in one metadata or payload value: undefined when there is none, so a caller can look
@@ -125,17 +123,14 @@ export function tokenOfValue(value: unknown, shown: string, scheme: 'Bearer' | n
   let text: string;
   if (typeof value === 'string') text = value;
   else if (value instanceof Uint8Array) {
-    if (value.byteLength > MAX_VALUE_BYTES) throw new TokenMalformedError(`${shown} is too large`);
+    if (value.byteLength > MAX_TOKEN_VALUE_CHARS) throw new TokenMalformedError(`${shown} is too large`);
     try {
       text = decoder.decode(value);
     } catch {
       throw new TokenMalformedError(`${shown} is not UTF-8`);
     }
   } else throw new TokenMalformedError(`${shown} is not a string`);
-  if (scheme === 'Bearer') return bearerTokenOf(text, shown);
-  const token = text.trim();
-  if (token === '') throw new TokenMissingError(`${shown} is empty`);
-  return token;
+  return credentialOf(text, shown, scheme);
 }
 
 /**
