@@ -223,7 +223,45 @@ export const REDIS_STORE_DEFAULTS = {
   maxStateBytes: 2 * (JWKS_DEFAULTS.maxResponseBytes + JWKS_DEFAULTS.maxRevokedKids * 128),
   /** One log line per kind of Redis trouble per minute: a Redis outage must not flood the log. */
   logIntervalMs: 60_000,
+  /**
+   * After a failed call, further calls fail at once for this long (then one goes through as a
+   * probe; a reconnect ends it sooner): a hung Redis costs one command timeout per second, not one
+   * per request that needs a fetch.
+   */
+  failFastMs: 1_000,
+  /**
+   * Tries of one `update` when other processes write in between: writes are rare (one per fetch
+   * or operator action), so a handful of tries means Redis is being written in a loop.
+   */
+  maxUpdateAttempts: 5,
 } as const;
+
+/** Fleet mode (`fleet`): how the processes sharing one key set coordinate. */
+export const FLEET_DEFAULTS = {
+  /**
+   * The fetch lease lapses this long after it was taken if its holder never releases it (the
+   * process died): longer than the holder's fetch can take (discovery, then the keys, each within
+   * `fetch.timeoutMs`), plus a second for the store write. Computed from the options by `fleetLeaseTtlMs`.
+   */
+  leaseMarginMs: 1_000,
+  /**
+   * While another process holds the lease, this one looks again this often (a pushed result ends
+   * the wait sooner): a lost notice or a dead holder costs at most this much, and four processes
+   * waiting cost Redis 40 small commands a second for the length of one fetch.
+   */
+  waitPollMs: 100,
+  /**
+   * A revocation, restoration or invalidation that could not reach the shared store (Redis down)
+   * is retried this often until it does: it holds in this process meanwhile, and reaches the
+   * fleet within this long of Redis's return.
+   */
+  changeRetryMs: 1_000,
+} as const;
+
+/** How long the fetch lease lives: the holder's longest fetch (discovery and keys) plus a margin. */
+export function fleetLeaseTtlMs(fetchTimeoutMs: number): number {
+  return 2 * fetchTimeoutMs + FLEET_DEFAULTS.leaseMarginMs;
+}
 
 /** Default Passport strategy name of `JwksStrategy` (`strategyName` changes it per registration). */
 export const JWKS_STRATEGY_NAME = 'jwks';

@@ -247,7 +247,7 @@ export function onSnapshotRestored(
 export function onInvalidate(state: KeySetState, now: number): KeySetState {
   if (state.jwks === null) return state;
   // notBefore stays: a manual invalidation must not bypass the IdP's Retry-After or our backoff.
-  return { ...state, freshUntil: Math.min(state.freshUntil, now), mustRevalidate: true };
+  return { ...state, freshUntil: Math.min(state.freshUntil, now), mustRevalidate: true, invalidatedAt: now };
 }
 
 /** The kid is refused from now on, whatever a refetch lists, until `onKeyRestored`. */

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { JWKS_DEFAULTS } from '../jwks-auth.constants.js';
+import { FLEET_DEFAULTS, fleetLeaseTtlMs, JWKS_DEFAULTS } from '../jwks-auth.constants.js';
 import {
   JwksArgumentError,
   JwksFetchError,
@@ -19,9 +19,10 @@ import type { DiscoveryDocumentKind, DiscoveryFetcher } from '../fetch/discovery
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser.js';
 import { SAFE_KID } from '../verify/kid.js';
 import type { JwksAuthEventBody, JwksAuthEventListener } from '../events/jwks-auth.events.js';
-import type { KeySetId, KeySetStore } from '../store/key-set.store.js';
+import { isFleetStore, type FleetKeySetStore, type KeySetId, type KeySetLease, type KeySetStore } from '../store/key-set.store.js';
 import { randomOf, type Clock, type TimerHandle } from './clock.js';
 import { initialKeySetState, type KeySetError, type KeySetState } from './key-set.state.js';
+import { boundSharedState, combineStates, fetchStillNeeded, invalidatedAtTime, withChanges, type SharedChange } from './fleet.policy.js';
 import {
   decideLookup,
   decideRefresh,
@@ -66,6 +67,11 @@ export interface JwksCacheState {
   lastError: KeySetError | null;
   fetchCount: number;
   notModifiedCount: number;
+  /**
+   * Fleet mode: `'joined'` while the shared store (Redis) is reachable, `'degraded'` while this
+   * process carries on from its own memory without it; `'off'` without `fleet`.
+   */
+  fleet: 'off' | 'joined' | 'degraded';
 }
 
 /** Options of `refresh()`. */
@@ -83,6 +89,8 @@ interface Flight {
   readonly seq: number;
   readonly reason: FetchReason;
   readonly startedAt: number;
+  /** `refresh({ force: true })`: fetch even inside the backoff. */
+  readonly force: boolean;
   done: Promise<void>;
   /** Resolves when waiters must give up (`cache.maxWaitMs` after the start); armed by the first waiter. */
   deadline: Promise<'timeout'> | null;
@@ -155,6 +163,17 @@ export class KeySetSource {
   private readonly fetcher: JwksFetcher;
   private readonly listeners: readonly JwksAuthEventListener[];
   private readonly store: KeySetStore;
+  /** The store, when a fleet shares it: fetches then go through its lease, and changes through `update`. */
+  private readonly fleet: FleetKeySetStore | null;
+  private readonly leaseTtlMs: number;
+  /** Operator changes (revoke, restore, invalidate) made here and not yet in the shared state, oldest first. */
+  private readonly unshared: SharedChange[] = [];
+  /** The shared-state write running now; `writeAgain` asks it for one more round. */
+  private writing: Promise<void> | null = null;
+  private writeAgain = false;
+  private retryTimer: TimerHandle | null = null;
+  /** Flights waiting for another process's result, woken by a push. */
+  private readonly wakers = new Set<() => void>();
   private unwatch: (() => void) | null = null;
   private readonly policy: KeySetPolicyOptions;
   /** The JWKS URI as logged; for discovery, the issuer until the document has named it. */
@@ -191,6 +210,8 @@ export class KeySetSource {
     this.id = Object.freeze({ issuer: own.issuer, jwksUri: own.jwksUri });
     this.discover = discover ?? null;
     this.store = store;
+    this.fleet = isFleetStore(store) ? store : null;
+    this.leaseTtlMs = fleetLeaseTtlMs(options.fetch.timeoutMs);
     this.clock = clock;
     this.fetcher = fetcher;
     this.listeners = listeners;
@@ -205,13 +226,21 @@ export class KeySetSource {
    */
   async start(): Promise<void> {
     this.unwatch ??= this.store.watch?.(this.id, (state) => this.applyStored(state)) ?? null;
-    const flight = this.startFetch('warm-up');
-    const finished = await this.within(flight.done, this.options.warmupTimeoutMs);
-    // Closed meanwhile (shutdown, or the issuer removed during addIssuer): the fetch was cancelled,
-    // not failed; no store read, no warm-up failure to report or throw.
+    // A fleet's set first: a deploy of N processes costs the IdP nothing while it is fresh, and
+    // an IdP outage during a deploy does not stop new processes from serving.
+    if (this.fleet !== null) await this.joinFleet(this.fleet);
     if (this.closed) return;
-    if (this.state.jwks === null) await this.restoreFromStore();
-    if (this.state.jwks !== null) return;
+    const now = this.clock.now();
+    let finished = true;
+    if (this.fleet === null || fetchStillNeeded(this.state, now, this.policy, { reason: 'warm-up', startedAt: now, force: false })) {
+      const flight = this.startFetch('warm-up');
+      finished = await this.within(flight.done, this.options.warmupTimeoutMs);
+      // Closed meanwhile (shutdown, or the issuer removed during addIssuer): the fetch was cancelled,
+      // not failed; no store read, no warm-up failure to report or throw.
+      if (this.closed) return;
+      if (this.fleet === null && this.state.jwks === null) await this.restoreFromStore();
+    }
+    if (isUsable(this.state, this.clock.now(), this.policy)) return;
     const last = this.state.lastError;
     const reason = finished ? (last?.message ?? 'unknown error') : `no answer within warmupTimeoutMs (${this.options.warmupTimeoutMs} ms)`;
     if (this.options.failOnWarmupError) {
@@ -226,9 +255,12 @@ export class KeySetSource {
     // A fetch in flight (a hanging warm-up, say) ends now rather than at its timeout.
     this.shutdown.abort();
     this.cancelTimer();
+    if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    for (const wake of [...this.wakers]) wake();
     this.unwatch?.();
     this.unwatch = null;
-    await this.storeWrite;
+    await Promise.all([this.storeWrite, this.writing]);
   }
 
   /**
@@ -239,10 +271,13 @@ export class KeySetSource {
   applyStored(state: KeySetState): void {
     if (this.closed) return;
     try {
-      this.commit(state, { persist: false, origin: 'watch' });
+      if (this.fleet !== null) this.adopt(state, 'watch');
+      else this.commit(state, { persist: false, origin: 'watch' });
     } catch {
       this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'unusable-pushed-set' });
     }
+    // A flight waiting for another process's fetch looks at what arrived.
+    for (const wake of [...this.wakers]) wake();
   }
 
   /**
@@ -352,7 +387,7 @@ export class KeySetSource {
           decision.waitMs,
         );
       }
-      await this.startFetch('manual').done;
+      await this.startFetch('manual', force).done;
       break;
     }
     return this.getState();
@@ -366,7 +401,9 @@ export class KeySetSource {
    */
   invalidate(): void {
     this.invalidatedAtSeq = this.fetchSeq;
-    this.commit(onInvalidate(this.state, this.clock.now()));
+    const now = this.clock.now();
+    this.commit(onInvalidate(this.state, now));
+    this.share(invalidatedAtTime(now));
   }
 
   /**
@@ -382,6 +419,7 @@ export class KeySetSource {
       throw new JwksArgumentError(`revokeKey(kid): at most ${JWKS_DEFAULTS.maxRevokedKids} kids can be revoked at once; restore some first`);
     }
     this.commit(onKeyRevoked(this.state, kid));
+    this.share((s) => onKeyRevoked(s, kid));
     this.emit({ type: 'key-revoked', jwksUri: this.uri, kid });
   }
 
@@ -390,6 +428,7 @@ export class KeySetSource {
     this.checkKid('restoreKey', kid);
     if (!this.state.revokedKids.includes(kid)) return;
     this.commit(onKeyRestored(this.state, kid));
+    this.share((s) => onKeyRestored(s, kid));
     this.emit({ type: 'key-restored', jwksUri: this.uri, kid });
   }
 
@@ -425,6 +464,7 @@ export class KeySetSource {
       lastError: s.lastError,
       fetchCount: this.fetchCount,
       notModifiedCount: this.notModifiedCount,
+      fleet: this.fleet === null ? 'off' : (this.fleet.fleetStatus?.() ?? 'joined'),
     };
   }
 
@@ -485,19 +525,168 @@ export class KeySetSource {
     });
   }
 
-  /** Single flight: every caller while a fetch runs shares it. */
-  private startFetch(reason: FetchReason): Flight {
+  /** Single flight: every caller while a fetch runs shares it (in a fleet, every process: see `fetchAsFleet`). */
+  private startFetch(reason: FetchReason, force = false): Flight {
     if (this.flight !== null) return this.flight;
     const now = this.clock.now();
-    const flight: Flight = { seq: ++this.fetchSeq, reason, startedAt: now, done: Promise.resolve(), deadline: null, deadlineTimer: null };
+    const flight: Flight = { seq: ++this.fetchSeq, reason, startedAt: now, force, done: Promise.resolve(), deadline: null, deadlineTimer: null };
     this.flight = flight;
-    this.commit(onFetchStart(this.state, now, reason));
-    flight.done = this.fetchOnce(flight.seq, reason, now).finally(() => {
+    flight.done = (this.fleet === null ? this.fetchUpstream(flight) : this.fetchAsFleet(flight, this.fleet)).finally(() => {
       if (flight.deadlineTimer !== null) this.clock.clearTimeout(flight.deadlineTimer);
       this.flight = null;
       this.schedule();
     });
     return flight;
+  }
+
+  /** This process asks the IdP now. */
+  private fetchUpstream(flight: Flight): Promise<void> {
+    const now = this.clock.now();
+    this.commit(onFetchStart(this.state, now, flight.reason));
+    return this.fetchOnce(flight.seq, flight.reason, now);
+  }
+
+  /**
+   * A fetch for a fleet: only the holder of the store's lease asks the IdP, and writes the
+   * outcome (a new set, a 304, or a failure with its backoff and `Retry-After`) to the shared
+   * state before it lets the lease go; every other process waits for that result, pushed by the
+   * store (or looked for every `FLEET_DEFAULTS.waitPollMs`), and never fetches meanwhile. A
+   * holder that dies leaves a lease that lapses after `fleetLeaseTtlMs`; the next process to take
+   * it fetches. When the store cannot coordinate (Redis down or slow), this process fetches as a
+   * lone process would: its own single flight, cooldown and backoff.
+   */
+  private async fetchAsFleet(flight: Flight, store: FleetKeySetStore): Promise<void> {
+    const want = { reason: flight.reason, startedAt: flight.startedAt, force: flight.force };
+    for (;;) {
+      if (this.closed || !fetchStillNeeded(this.state, this.clock.now(), this.policy, want)) return;
+      let lease: KeySetLease | null;
+      try {
+        lease = await store.lease(this.id, this.leaseTtlMs);
+      } catch {
+        await this.fetchUpstream(flight);
+        // Not awaited: Redis is likely down, and a waiting request must not wait on it.
+        void this.shareState();
+        return;
+      }
+      if (lease === null) {
+        await this.pushedOr(FLEET_DEFAULTS.waitPollMs);
+        continue;
+      }
+      try {
+        // The holder before may have written its result just now: read it before asking the IdP.
+        const shared = await store.load(this.id);
+        if (shared !== null && !this.closed) this.adoptQuietly(shared, 'store');
+        if (this.closed || !fetchStillNeeded(this.state, this.clock.now(), this.policy, want)) return;
+        await this.fetchUpstream(flight);
+        await this.shareState();
+      } finally {
+        await lease.release();
+      }
+      return;
+    }
+  }
+
+  /** Resolves when another process's result is pushed, after `ms`, or at close. */
+  private pushedOr(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.clock.clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = this.clock.setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
+  }
+
+  /** Reads the fleet's state at startup, before any fetch; Redis trouble (logged by the store) just means none. */
+  private async joinFleet(store: FleetKeySetStore): Promise<void> {
+    const shared = await store.load(this.id).catch(() => null);
+    if (shared === null || this.closed) return;
+    this.adoptQuietly(shared, 'store');
+    const now = this.clock.now();
+    if (this.state.jwks !== null && this.state.fetchedAt !== null && isUsable(this.state, now, this.policy)) {
+      this.emit({ type: 'store-restored', jwksUri: this.uri, keyCount: this.index.size, ageMs: now - this.state.fetchedAt });
+    }
+  }
+
+  /**
+   * Takes a shared state as this process's: bounded by this process's options, combined with
+   * what it knows itself (see `combineStates`), with its own changes not yet shared on top.
+   * @throws when the shared set does not parse (the held state is left as it was)
+   */
+  private adopt(shared: KeySetState, origin: 'store' | 'watch'): void {
+    const bounded = boundSharedState(shared, this.clock.now(), this.policy);
+    this.commit(withChanges(combineStates(this.state, bounded), this.unshared), { persist: false, origin });
+  }
+
+  private adoptQuietly(shared: KeySetState, origin: 'store' | 'watch'): void {
+    try {
+      this.adopt(shared, origin);
+    } catch {
+      this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'unusable-pushed-set' });
+    }
+  }
+
+  /** An operator's change: held here at once (the caller committed it), and written to the fleet's state. */
+  private share(change: SharedChange): void {
+    if (this.fleet === null || this.closed) return;
+    this.unshared.push(change);
+    void this.shareState();
+  }
+
+  /**
+   * Writes what this process knows (a fetch's outcome, its unshared changes) into the shared
+   * state, one write at a time; a call while one runs asks it for another round. Resolves when
+   * the writes end; never rejects.
+   */
+  private shareState(): Promise<void> {
+    if (this.fleet === null || this.closed) return Promise.resolve();
+    this.writeAgain = true;
+    // writeRounds always awaits before it ends, so `writing` is set before its finally clears it.
+    this.writing ??= this.writeRounds(this.fleet).finally(() => {
+      this.writing = null;
+    });
+    return this.writing;
+  }
+
+  private async writeRounds(store: FleetKeySetStore): Promise<void> {
+    while (this.writeAgain && !this.closed) {
+      this.writeAgain = false;
+      if (!(await this.writeShared(store))) {
+        this.retryShareLater();
+        return;
+      }
+    }
+  }
+
+  /** One write of the combined state; false when the store could not be reached (it logs why). */
+  private async writeShared(store: FleetKeySetStore): Promise<boolean> {
+    let included = 0;
+    let written: KeySetState | null;
+    try {
+      written = await store.update(this.id, (current) => {
+        included = this.unshared.length;
+        // Nothing usable stored (none yet, flushed, or a value refused): this process's state repairs it.
+        if (current === null) return this.state;
+        return withChanges(combineStates(this.state, boundSharedState(current, this.clock.now(), this.policy)), this.unshared);
+      });
+    } catch (err) {
+      this.emit({ type: 'store-save-failed', jwksUri: this.uri, code: String((err as { code?: string })?.code ?? 'error') });
+      return false;
+    }
+    this.unshared.splice(0, included);
+    if (written !== null && !this.closed) this.adoptQuietly(written, 'store');
+    return true;
+  }
+
+  /** Changes that did not reach the fleet are written again until they do; a fetch's outcome waits for the next write. */
+  private retryShareLater(): void {
+    if (this.unshared.length === 0 || this.retryTimer !== null || this.closed) return;
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = null;
+      void this.shareState();
+    }, FLEET_DEFAULTS.changeRetryMs);
   }
 
   /** One upstream fetch; never rejects: its outcome lands in the state. */
@@ -639,7 +828,8 @@ export class KeySetSource {
       this.index = this.revoked.size === 0 ? this.parsed : new KeyIndex(this.parsed.keys.filter((k) => k.kid === undefined || !this.revoked.has(k.kid)), this.parsed.rejected);
     }
     if (parsed !== undefined && parsed !== before && next.jwks !== prev.jwks) this.emitChanged(before, parsed, change.origin ?? 'fetch');
-    if ((change.persist ?? true) && next.fetchedAt !== prev.fetchedAt) this.save();
+    // A fleet writes through `shareState` (merged with other processes' changes), not here.
+    if ((change.persist ?? true) && this.fleet === null && next.fetchedAt !== prev.fetchedAt) this.save();
     // While a fetch runs, its end re-arms the timer.
     if (this.flight === null) this.schedule();
   }

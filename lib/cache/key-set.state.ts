@@ -21,6 +21,11 @@ export interface KeySetState {
   freshUntil: number;
   /** Set by `invalidate()`: the next lookup waits for a refetch instead of trusting the set. */
   mustRevalidate: boolean;
+  /**
+   * When the last `invalidate()` was called (null: never). A fleet shares it, so a set fetched on
+   * another process before that moment is not taken as the answer to it.
+   */
+  invalidatedAt: number | null;
   lastAttemptAt: number | null;
   /** When the last refetch triggered by an unknown kid started; the cooldown counts from here. */
   lastUnknownKidFetchAt: number | null;
@@ -45,6 +50,7 @@ export function initialKeySetState(): KeySetState {
     etag: null,
     freshUntil: 0,
     mustRevalidate: false,
+    invalidatedAt: null,
     lastAttemptAt: null,
     lastUnknownKidFetchAt: null,
     failures: 0,

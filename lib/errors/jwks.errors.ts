@@ -179,7 +179,9 @@ export type JwksStoreErrorReason =
   /** The store was closed. */
   | 'closed'
   /** The state is larger than the store keeps. */
-  | 'too-large';
+  | 'too-large'
+  /** Other processes kept writing the shared state between this one's read and write (`update`). */
+  | 'conflict';
 
 /**
  * A shared key-set store (Redis) could not do what was asked. Never fails authentication: the

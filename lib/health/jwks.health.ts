@@ -46,6 +46,8 @@ function detailsOf(s: JwksCacheState): Record<string, unknown> & { status: 'up' 
     lastError: s.lastError ? { kind: s.lastError.kind, status: s.lastError.status, message: s.lastError.message, at: s.lastError.at } : null,
     fetchCount: s.fetchCount,
     notModifiedCount: s.notModifiedCount,
+    // Fleet mode only: 'degraded' (Redis unreachable) keeps the check up; the process verifies from memory.
+    ...(s.fleet === 'off' ? {} : { fleet: s.fleet }),
   };
 }
 

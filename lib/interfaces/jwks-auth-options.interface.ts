@@ -1,3 +1,4 @@
+import type { JwksFleetOptions, ResolvedFleetOptions } from '../store/fleet.options.js';
 import type { ExecutionContext } from '@nestjs/common';
 import type { JwksTokenSource, ResolvedTokenSource } from '../guards/token.source.js';
 import type { JwksSubscriptionsOptions, ResolvedSubscriptionsOptions } from '../transports/graphql-ws.token.js';
@@ -203,6 +204,13 @@ export interface JwksAuthModuleOptions {
    * which lives in this module), else `'user'`.
    */
   userProperty?: string;
+  /**
+   * Fleet mode: the processes of this API share each issuer's key set through Redis (one upstream
+   * fetch per refresh for the whole fleet; operator actions reach every process).
+   * `{ redis: 'redis://…' | ioredis options | ioredis client, keyPrefix? }` or `{ store }`. See
+   * `JwksFleetOptions` and the README's "Fleet mode". Without it, each process keeps its own.
+   */
+  fleet?: JwksFleetOptions;
 }
 
 /** Verified-token cache tuning; every field has a default in `JWKS_DEFAULTS`. */
@@ -268,4 +276,6 @@ export interface ResolvedJwksOptions {
   readonly mapUser: JwksUserMapper | null;
   /** null: PassportModule's `property`, else `'user'`. */
   readonly userProperty: string | null;
+  /** null (or absent in hand-built options): no fleet, each process keeps its own key sets. */
+  readonly fleet?: ResolvedFleetOptions | null;
 }

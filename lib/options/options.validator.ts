@@ -8,6 +8,7 @@ import { isUsableUserProperty, USER_PROPERTY_RULE } from '../guards/request-user
 import { subscriptionsOption } from '../transports/graphql-subscriptions.options.js';
 import { resolveMicroserviceOptions } from '../transports/rpc-token.options.js';
 import { websocketOption } from '../transports/ws.options.js';
+import { fleetOption } from '../store/fleet.options.js';
 
 /** A Passport strategy name: short, and safe to show in messages. */
 const STRATEGY_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -23,6 +24,7 @@ const KNOWN_KEYS = {
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'allowedJwksHosts', 'grantClaims', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
     'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus', 'strategyName',
     'token', 'subscriptions', 'microservice', 'websocket', 'mapUser', 'userProperty', 'passportAliases', 'isGlobal',
+    'fleet',
   ],
   'issuers[].': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec',
@@ -265,6 +267,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
   const subscriptions = subscriptionsOption(problems, input.subscriptions);
   const microservice = resolveMicroserviceOptions(problems, input.microservice);
   const websocket = websocketOption(problems, input.websocket);
+  const fleet = fleetOption(problems, input.fleet, cache.snapshotPath);
   let mapUser: JwksUserMapper | null = null;
   if (input.mapUser !== undefined) {
     if (typeof input.mapUser !== 'function') problems.push(`mapUser must be a function (claims, context) => user, got ${describeValue(input.mapUser)}`);
@@ -302,6 +305,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     websocket,
     mapUser,
     userProperty,
+    fleet,
   });
 }
 

@@ -87,7 +87,9 @@ export function checkKeySetState(doc: unknown, limits: KeySetStateLimits): KeySe
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return refused('not-an-object');
   const d = doc as Record<string, unknown>;
   if (d.jwks !== null && !isJwkSetText(d.jwks, limits.maxKeys)) return refused('bad-jwks');
-  if (!nullableTime(d.fetchedAt) || !isStoredTime(d.freshUntil) || !isStoredTime(d.notBefore) || !nullableTime(d.lastAttemptAt) || !nullableTime(d.lastUnknownKidFetchAt)) {
+  // Absent in a state written before invalidations carried their time: none then.
+  const invalidatedAt = d.invalidatedAt === undefined ? null : d.invalidatedAt;
+  if (!nullableTime(d.fetchedAt) || !nullableTime(invalidatedAt) || !isStoredTime(d.freshUntil) || !isStoredTime(d.notBefore) || !nullableTime(d.lastAttemptAt) || !nullableTime(d.lastUnknownKidFetchAt)) {
     return refused('bad-time');
   }
   // A set without its fetch time (or a time without a set) is not a state the source writes.
@@ -106,6 +108,7 @@ export function checkKeySetState(doc: unknown, limits: KeySetStateLimits): KeySe
       etag: d.etag as string | null,
       freshUntil: d.freshUntil as number,
       mustRevalidate: d.mustRevalidate,
+      invalidatedAt: invalidatedAt as number | null,
       lastAttemptAt: d.lastAttemptAt as number | null,
       lastUnknownKidFetchAt: d.lastUnknownKidFetchAt as number | null,
       failures: d.failures as number,

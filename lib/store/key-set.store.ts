@@ -42,13 +42,35 @@ export interface KeySetStore {
   /** The issuer was removed (`removeIssuer`): a store may drop what it holds for this key set. Optional. */
   delete?(id: KeySetId): void | Promise<void>;
   /**
-   * For fleet mode (not used yet): take the fetch lease for `ttlMs`, or null when another process
-   * holds it. The source will then fetch only while it holds the lease, and otherwise wait for the
-   * pushed result. A rejection means the store cannot coordinate now (Redis down or slow: the
-   * Redis store rejects with `JwksStoreError`): the caller fetches itself, under its own
-   * per-process single flight and cooldown, exactly as without a fleet. Null is only ever "someone
-   * else holds it"; a store must never answer null for an error, or every process would wait for
-   * a holder that does not exist. `release()` never rejects: a lease not released lapses at its ttl.
+   * Fleet mode: take the fetch lease for `ttlMs`, or null when another process holds it. The source
+   * fetches only while it holds the lease, and otherwise waits for the holder's pushed result. A
+   * rejection means the store cannot coordinate now (Redis down or slow: the Redis store rejects
+   * with `JwksStoreError`): the caller fetches itself, under its own per-process single flight and
+   * cooldown, exactly as without a fleet. Null is only ever "someone else holds it"; a store must
+   * never answer null for an error, or every process would wait for a holder that does not exist.
+   * `release()` never rejects: a lease not released lapses at its ttl.
+   *
+   * A store with `lease` must also have `update` and `watch`: the three make it a fleet store.
    */
   lease?(id: KeySetId, ttlMs: number): Promise<KeySetLease | null>;
+  /**
+   * Fleet mode: an atomic read-modify-write of the shared state. `change` receives the stored state
+   * (null when there is none usable) and returns the state to store, or null to leave it as it is;
+   * it may be called more than once (a store retries it when another process wrote in between, so
+   * no process's change is lost). Resolves with the state stored afterwards. Rejects
+   * (`JwksStoreError`) when the store cannot be reached: the source keeps its change and retries.
+   */
+  update?(id: KeySetId, change: (current: KeySetState | null) => KeySetState | null): Promise<KeySetState | null>;
+  /**
+   * Fleet mode: whether this process is in touch with the shared store now (`'joined'`), or carries
+   * on from its own memory while it cannot reach it (`'degraded'`). Shown in state and health.
+   */
+  fleetStatus?(): 'joined' | 'degraded';
+}
+
+/** A store shared by a fleet: with `lease`, `update` and `watch`, the source coordinates fetches through it. */
+export type FleetKeySetStore = KeySetStore & Required<Pick<KeySetStore, 'lease' | 'update' | 'watch'>>;
+
+export function isFleetStore(store: KeySetStore): store is FleetKeySetStore {
+  return typeof store.lease === 'function' && typeof store.update === 'function' && typeof store.watch === 'function';
 }

@@ -5,7 +5,7 @@ import type { KeySetLog } from '../cache/key-set.source.js';
 import { JwksArgumentError, JwksMissingDependencyError, JwksStoreError } from '../errors/jwks.errors.js';
 import { JWKS_DEFAULTS, REDIS_STORE_DEFAULTS } from '../jwks-auth.constants.js';
 import { checkKeySetState, type KeySetStateRefusal } from './key-set-state.validator.js';
-import type { KeySetId, KeySetLease, KeySetStore } from './key-set.store.js';
+import type { FleetKeySetStore, KeySetId, KeySetLease } from './key-set.store.js';
 
 /**
  * The part of an ioredis client (`Redis`, `Cluster`, a Sentinel-backed `Redis`) this store uses,
@@ -57,12 +57,31 @@ const FORMAT_VERSION = 1;
 
 /**
  * Reads the state only if it is a string within the cap: STRLEN first, so a huge value is refused
- * without being transferred. Returns nil (no key), -1 (too large) or the text; another Redis type
- * at the key fails with WRONGTYPE.
+ * without being transferred. Returns what the value is, as `update` compares it (`''` no key,
+ * `wrong-type` another Redis type, `too-large`, else the SHA-1 of the text), then the text.
  */
-const READ_SCRIPT = `local n = redis.call('STRLEN', KEYS[1])
-if n > tonumber(ARGV[1]) then return -1 end
-return redis.call('GET', KEYS[1])`;
+const READ_SCRIPT = `local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then return {''} end
+if t ~= 'string' then return {'wrong-type'} end
+if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then return {'too-large'} end
+local v = redis.call('GET', KEYS[1])
+return {redis.sha1hex(v), v}`;
+/**
+ * `update`'s write: sets the state and announces it only if the key still holds what the caller
+ * read (described as READ_SCRIPT does), so a write another process made in between is never
+ * overwritten, and a write delayed in a frozen Redis cannot land over a newer one. A foreign or
+ * oversized value the caller read is replaced.
+ */
+const COMPARE_AND_SAVE_SCRIPT = `local t = redis.call('TYPE', KEYS[1])['ok']
+local seen
+if t == 'none' then seen = ''
+elseif t ~= 'string' then seen = 'wrong-type'
+elseif redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[5]) then seen = 'too-large'
+else seen = redis.sha1hex(redis.call('GET', KEYS[1])) end
+if seen ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`;
 /** Writes the state and announces it in one round trip, so no reader hears of a write that is not there yet. */
 const SAVE_SCRIPT = `redis.call('SET', KEYS[1], ARGV[1])
 return redis.call('PUBLISH', ARGV[2], ARGV[3])`;
@@ -124,10 +143,9 @@ interface Watcher {
  * never applies an old state, a value goes through one validation path, and a publisher without
  * write access to the key cannot push a set.
  *
- * Not exported yet: fleet mode (the `fleet` option, the fleet-wide lease around fetches and the
- * propagation of operator actions) will plug it into the module; until then nothing uses it.
+ * `fleet: { redis }` builds one; `fleet: { store }` takes any other store with the same port.
  */
-export class RedisKeySetStore implements KeySetStore {
+export class RedisKeySetStore implements FleetKeySetStore {
   private readonly prefix: string;
   private readonly log: KeySetLog;
   private readonly maxKeys: number;
@@ -140,6 +158,14 @@ export class RedisKeySetStore implements KeySetStore {
   private readonly lastLogged = new Map<string, number>();
   private closed = false;
   private saveSeq = 0;
+  /** The connections once made, for `fleetStatus()`. */
+  private connectedClient: RedisClientLike | null = null;
+  private connectedSubscriber: RedisClientLike | null = null;
+  /** When a Redis call last failed and last succeeded (or a connection became ready). */
+  private failedAt = 0;
+  private answeredAt = 0;
+  /** Calls fail at once until then (`REDIS_STORE_DEFAULTS.failFastMs` after a failure). */
+  private failFastUntil = 0;
   private subscribing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RedisKeySetStoreOptions) {
@@ -165,27 +191,74 @@ export class RedisKeySetStore implements KeySetStore {
 
   async load(id: KeySetId): Promise<KeySetState | null> {
     try {
-      const read = await this.read(id);
-      return read?.state ?? null;
+      return (await this.read(id)).state;
     } catch (err) {
       this.trouble('load', err);
       return null;
     }
   }
 
+  /** Overwrites the shared state (a plain store's save). Fleet mode writes through `update`, which loses no other process's change. */
   async save(id: KeySetId, state: KeySetState): Promise<void> {
     const keys = this.keysOf(id);
-    const text = JSON.stringify({ format: FORMAT, version: FORMAT_VERSION, issuer: id.issuer, jwksUri: id.jwksUri, state });
-    if (Buffer.byteLength(text) > REDIS_STORE_DEFAULTS.maxStateBytes) throw new JwksStoreError('too-large', 'RedisKeySetStore: the key-set state is larger than the store keeps');
-    const notice = JSON.stringify({ from: this.instance, seq: ++this.saveSeq });
+    const text = this.encode(id, state);
     try {
-      await this.run((c) => c.call('EVAL', SAVE_SCRIPT, 1, keys.state, text, keys.channel, notice));
+      await this.run((c) => c.call('EVAL', SAVE_SCRIPT, 1, keys.state, text, keys.channel, this.notice()));
     } catch (err) {
       this.trouble('save', err);
       throw err;
     }
-    // This process holds what it saved: the value is not pushed back to it.
-    for (const w of this.watchers.get(keys.channel) ?? []) w.lastText = text;
+    this.holds(keys.channel, text);
+  }
+
+  /**
+   * Read, change, compare-and-write, in a loop: the write lands only if the key still holds what
+   * was read, else it is read again and `change` asked again (at most
+   * `REDIS_STORE_DEFAULTS.maxUpdateAttempts` times). A value refused on reading (foreign, hostile,
+   * oversized) reaches `change` as null and is replaced.
+   */
+  async update(id: KeySetId, change: (current: KeySetState | null) => KeySetState | null): Promise<KeySetState | null> {
+    const keys = this.keysOf(id);
+    try {
+      for (let attempt = 0; attempt < REDIS_STORE_DEFAULTS.maxUpdateAttempts; attempt++) {
+        const read = await this.read(id);
+        const next = change(read.state);
+        if (next === null) return read.state;
+        const text = this.encode(id, next);
+        if (text === read.text) return next;
+        const written = await this.run((c) => c.call('EVAL', COMPARE_AND_SAVE_SCRIPT, 1, keys.state, read.seen, text, keys.channel, this.notice(), REDIS_STORE_DEFAULTS.maxStateBytes));
+        if (Number(written) === 1) {
+          this.holds(keys.channel, text);
+          return next;
+        }
+      }
+      throw new JwksStoreError('conflict', `RedisKeySetStore: the shared state changed under every one of ${REDIS_STORE_DEFAULTS.maxUpdateAttempts} writes`);
+    } catch (err) {
+      this.trouble('update', err);
+      throw err;
+    }
+  }
+
+  /** `'degraded'` while the last Redis call failed or a connection is lost; `'joined'` otherwise. */
+  fleetStatus(): 'joined' | 'degraded' {
+    const lost = [this.connectedClient, this.connectedSubscriber].some((c) => c !== null && LOST.has(c.status));
+    return lost || this.failedAt > this.answeredAt ? 'degraded' : 'joined';
+  }
+
+  private encode(id: KeySetId, state: KeySetState): string {
+    const text = JSON.stringify({ format: FORMAT, version: FORMAT_VERSION, issuer: id.issuer, jwksUri: id.jwksUri, state });
+    if (Buffer.byteLength(text) > REDIS_STORE_DEFAULTS.maxStateBytes) throw new JwksStoreError('too-large', 'RedisKeySetStore: the key-set state is larger than the store keeps');
+    return text;
+  }
+
+  /** The change notice: who wrote, never what (watchers read the key back). */
+  private notice(): string {
+    return JSON.stringify({ from: this.instance, seq: ++this.saveSeq });
+  }
+
+  /** This process holds what it wrote: the value is not pushed back to it. */
+  private holds(channel: string, text: string): void {
+    for (const w of this.watchers.get(channel) ?? []) w.lastText = text;
   }
 
   watch(id: KeySetId, onChange: (state: KeySetState) => void): () => void {
@@ -277,20 +350,25 @@ export class RedisKeySetStore implements KeySetStore {
     return this.close();
   }
 
-  /** The stored state with its text, after every check; null when there is none or it is refused (logged). */
-  private async read(id: KeySetId): Promise<{ text: string; state: KeySetState } | null> {
-    const keys = this.keysOf(id);
-    let reply: unknown;
-    try {
-      reply = await this.run((c) => c.call('EVAL', READ_SCRIPT, 1, keys.state, REDIS_STORE_DEFAULTS.maxStateBytes));
-    } catch (err) {
-      if (isWrongType(err)) return this.refuse('foreign');
-      throw err;
-    }
-    if (reply === null || reply === undefined) return null;
-    if (reply === -1) return this.refuse('too-large');
-    if (typeof reply !== 'string' && !Buffer.isBuffer(reply)) return this.refuse('foreign');
-    const text = reply.toString();
+  /**
+   * The stored state after every check (null when there is none or it is refused, logged), its
+   * text, and what the key held as `update` compares it.
+   */
+  private async read(id: KeySetId): Promise<{ seen: string; text: string | null; state: KeySetState | null }> {
+    const reply = await this.run((c) => c.call('EVAL', READ_SCRIPT, 1, this.keysOf(id).state, REDIS_STORE_DEFAULTS.maxStateBytes));
+    const seen: unknown = Array.isArray(reply) ? reply[0] : undefined;
+    if (typeof seen !== 'string') throw new JwksStoreError('unavailable', 'RedisKeySetStore: unexpected reply to a read');
+    if (seen === '') return { seen, text: null, state: null };
+    if (seen === 'wrong-type') return { seen, text: null, state: this.refuse('foreign') };
+    if (seen === 'too-large') return { seen, text: null, state: this.refuse('too-large') };
+    const raw: unknown = (reply as unknown[])[1];
+    const text = typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString() : null;
+    if (text === null) return { seen, text: null, state: this.refuse('foreign') };
+    return { seen, text, state: this.decode(id, text) };
+  }
+
+  /** A stored text as a state, checked like a hostile JWKS response; null (logged) when refused. */
+  private decode(id: KeySetId, text: string): KeySetState | null {
     let doc: unknown;
     try {
       doc = JSON.parse(text);
@@ -302,7 +380,7 @@ export class RedisKeySetStore implements KeySetStore {
     if (d.issuer !== id.issuer || d.jwksUri !== id.jwksUri) return this.refuse('other-key-set');
     const checked = checkKeySetState(d.state, { maxKeys: this.maxKeys, maxRevokedKids: JWKS_DEFAULTS.maxRevokedKids });
     if (!checked.ok) return this.refuse(checked.reason);
-    return { text, state: checked.state };
+    return checked.state;
   }
 
   private refuse(reason: RedisStoredValueRefusal): null {
@@ -326,17 +404,18 @@ export class RedisKeySetStore implements KeySetStore {
 
   /** Reads the key of a watched set and pushes it when it differs from what this process holds. */
   private async deliver(w: Watcher): Promise<void> {
-    let read: { text: string; state: KeySetState } | null;
+    let read: { text: string | null; state: KeySetState | null };
     try {
       read = await this.read(w.id);
     } catch (err) {
       this.trouble('watch', err);
       return;
     }
-    if (read === null || read.text === w.lastText || this.closed || !this.watchers.get(w.keys.channel)?.has(w)) return;
-    w.lastText = read.text;
+    const { text, state } = read;
+    if (state === null || text === null || text === w.lastText || this.closed || !this.watchers.get(w.keys.channel)?.has(w)) return;
+    w.lastText = text;
     try {
-      w.onChange(read.state);
+      w.onChange(state);
     } catch {
       // The source's own handler logs; a throw must not stop other watchers.
     }
@@ -350,13 +429,19 @@ export class RedisKeySetStore implements KeySetStore {
   private client(): Promise<RedisClientLike> {
     this.clientPromise ??= (async () => {
       const redis = this.options.redis;
-      if (isClient(redis)) return redis;
+      if (isClient(redis)) {
+        redis.on('ready', () => this.reachable());
+        this.connectedClient = redis;
+        return redis;
+      }
       const Redis = await loadIoredis();
       // One retry per command: a command queued while Redis is down fails at the next failed
       // reconnect instead of after 20, and our own timeout bounds it anyway.
       const client = typeof redis === 'string' ? new Redis(redis, { maxRetriesPerRequest: 1 }) : new Redis({ maxRetriesPerRequest: 1, ...redis });
       // Without a listener ioredis prints every connection error; ours are logged, rate-limited.
       client.on('error', (err: unknown) => this.trouble('connection', err));
+      client.on('ready', () => this.reachable());
+      this.connectedClient = client;
       return client;
     })();
     this.clientPromise.catch(() => {
@@ -374,10 +459,12 @@ export class RedisKeySetStore implements KeySetStore {
       s.on('error', (err: unknown) => this.trouble('subscriber', err));
       s.on('message', (channel: string, message: string) => this.onMessage(channel, message));
       s.on('ready', () => {
+        this.reachable();
         if (readyBefore) this.resync();
         readyBefore = true;
       });
       if (s.status === 'ready') readyBefore = true;
+      this.connectedSubscriber = s;
       return s;
     });
     this.subscriberPromise.catch(() => {
@@ -397,21 +484,40 @@ export class RedisKeySetStore implements KeySetStore {
   /** Every Redis call ends within the timeout: a hung Redis costs a caller at most that. */
   private bounded<T>(call: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new JwksStoreError('closed', 'RedisKeySetStore: closed'));
+    if (Date.now() < this.failFastUntil) return Promise.reject(new JwksStoreError('unavailable', 'RedisKeySetStore: Redis failed moments ago; not asked again yet'));
     const ms = REDIS_STORE_DEFAULTS.commandTimeoutMs;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new JwksStoreError('timeout', `RedisKeySetStore: no answer from Redis within ${ms} ms`)), ms);
+      const fail = (err: JwksStoreError | JwksMissingDependencyError): void => {
+        if (err instanceof JwksStoreError && (err.reason === 'timeout' || err.reason === 'unavailable')) this.unreachable();
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new JwksStoreError('timeout', `RedisKeySetStore: no answer from Redis within ${ms} ms`)), ms);
       timer.unref?.();
       call().then(
         (v) => {
           clearTimeout(timer);
+          this.answeredAt = Math.max(Date.now(), this.failedAt + 1);
           resolve(v);
         },
         (err: unknown) => {
           clearTimeout(timer);
-          reject(err instanceof JwksMissingDependencyError || err instanceof JwksStoreError || isWrongType(err) ? err : new JwksStoreError('unavailable', `RedisKeySetStore: Redis failed (${errorCode(err)})`));
+          fail(err instanceof JwksMissingDependencyError || err instanceof JwksStoreError ? err : new JwksStoreError('unavailable', `RedisKeySetStore: Redis failed (${errorCode(err)})`));
         },
       );
     });
+  }
+
+  private unreachable(): void {
+    const now = Date.now();
+    // Strictly after the last answer, so a failure in the same millisecond still shows as degraded.
+    this.failedAt = Math.max(now, this.answeredAt + 1);
+    this.failFastUntil = now + REDIS_STORE_DEFAULTS.failFastMs;
+  }
+
+  /** A connection became ready (a reconnect after an outage): calls go through again at once. */
+  private reachable(): void {
+    this.failFastUntil = 0;
+    this.answeredAt = Math.max(Date.now(), this.failedAt + 1);
   }
 
   /** Redis trouble, logged at most once per kind and interval: an outage must not flood the log. */
@@ -432,12 +538,6 @@ export class RedisKeySetStore implements KeySetStore {
     this.lastLogged.set(kind, now);
     write();
   }
-}
-
-/** Redis's answer when the key holds another type (a hash, a list): someone else's value, not trouble. */
-function isWrongType(err: unknown): boolean {
-  const message = (err as { message?: unknown })?.message;
-  return typeof message === 'string' && message.startsWith('WRONGTYPE');
 }
 
 /** The code of a Redis or socket error, never its message (which may quote a host or a value). */

@@ -165,6 +165,19 @@ describe('RedisKeySetStore against a real redis-server', () => {
       expect(lines.join('\n')).not.toContain('SECRETKID');
     });
 
+    it.each(cases)('replaces %s on update: the change sees no state, and its result is stored', async (_name, _reason, write) => {
+      const store = newStore();
+      await write(store.keysOf(ID).state);
+      const seen: (KeySetState | null)[] = [];
+      const written = await store.update(ID, (current) => {
+        seen.push(current);
+        return STATE;
+      });
+      expect(seen).toEqual([null]);
+      expect(written).toEqual(STATE);
+      expect(await store.load(ID)).toEqual(STATE);
+    });
+
     it('is never pushed to a watcher', async () => {
       const store = newStore();
       const seen: KeySetState[] = [];
@@ -176,6 +189,53 @@ describe('RedisKeySetStore against a real redis-server', () => {
       await waitFor(() => lines.length > 0, 1_000);
       expect(lines).toEqual(['JWKS Redis store: stored key set not used (bad-revoked-kids)']);
       expect(seen).toEqual([]);
+    });
+  });
+
+  describe('update', () => {
+    it('loses no change when processes write at once: each change is asked again on the value written in between', async () => {
+      const a = newStore();
+      const b = newStore();
+      await a.save(ID, { ...STATE, revokedKids: [] });
+      const revoke = (store: RedisKeySetStore, kid: string) => store.update(ID, (s) => (s === null ? null : { ...s, revokedKids: [...s.revokedKids, kid] }));
+      // Two processes, four writes each, all started together: a plain read-then-save would lose most of them.
+      const kids = ['a1', 'a2', 'a3', 'a4', 'b1', 'b2', 'b3', 'b4'];
+      const results = await Promise.allSettled(kids.map((kid) => revoke(kid.startsWith('a') ? a : b, kid)));
+      const stored = await a.load(ID);
+      const written = kids.filter((_, i) => results[i].status === 'fulfilled');
+      // Every write that reported success is in the final state; any other ended with a conflict error, not silently.
+      expect([...(stored?.revokedKids ?? [])].sort()).toEqual([...written].sort());
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'ERR_JWKS_STORE', reason: 'conflict' });
+      expect(written.length).toBeGreaterThanOrEqual(REDIS_STORE_DEFAULTS.maxUpdateAttempts);
+    });
+
+    it('writes nothing when the change returns null, or the same state', async () => {
+      const a = newStore();
+      await a.save(ID, STATE);
+      const events: string[] = [];
+      const sub = raw.duplicate();
+      await sub.subscribe(a.keysOf(ID).channel);
+      sub.on('message', (_c, m) => events.push(m));
+      expect(await a.update(ID, () => null)).toEqual(STATE);
+      expect(await a.update(ID, (s) => s)).toEqual(STATE);
+      await a.update(ID, (s) => ({ ...(s ?? STATE), etag: '"v2"' }));
+      await waitFor(() => events.length === 1, 1_000);
+      expect(events).toHaveLength(1);
+      sub.disconnect();
+    });
+
+    it('pushes an update to another process, never back to the writer', async () => {
+      const a = newStore();
+      const b = newStore();
+      const seenA: KeySetState[] = [];
+      const seenB: KeySetState[] = [];
+      a.watch(ID, (s) => seenA.push(s));
+      b.watch(ID, (s) => seenB.push(s));
+      await Promise.all([a.whenWatching(), b.whenWatching()]);
+      await a.update(ID, () => STATE);
+      await waitFor(() => seenB.length === 1, 1_000);
+      expect(seenB).toEqual([STATE]);
+      expect(seenA).toEqual([]);
     });
   });
 
@@ -193,30 +253,42 @@ describe('RedisKeySetStore against a real redis-server', () => {
     await expect(store.save(ID, STATE)).rejects.toMatchObject({ code: 'ERR_JWKS_STORE', reason: 'closed' });
   });
 
-  it('bounds every call by the timeout when Redis hangs, and answers again when it wakes', async () => {
+  it('bounds a call by the timeout when Redis hangs, then fails fast until a probe answers again', async () => {
     const store = newStore();
     await store.save(ID, STATE);
+    expect(store.fleetStatus()).toBe('joined');
     server.pause();
     try {
       let t0 = Date.now();
       expect(await store.load(ID)).toBeNull();
       const loadMs = Date.now() - t0;
+      expect(loadMs).toBeGreaterThanOrEqual(REDIS_STORE_DEFAULTS.commandTimeoutMs - 20);
+      expect(loadMs).toBeLessThan(REDIS_STORE_DEFAULTS.commandTimeoutMs + 200);
+      expect(store.fleetStatus()).toBe('degraded');
+      // Right after a failure, calls are refused at once instead of each waiting out a hung Redis.
       t0 = Date.now();
-      await expect(store.save(ID, STATE)).rejects.toMatchObject({ code: 'ERR_JWKS_STORE', reason: 'timeout' });
-      const saveMs = Date.now() - t0;
-      t0 = Date.now();
+      await expect(store.save(ID, STATE)).rejects.toMatchObject({ code: 'ERR_JWKS_STORE', reason: 'unavailable' });
+      await expect(store.lease(ID, 1_000)).rejects.toMatchObject({ reason: 'unavailable' });
+      await expect(store.update(ID, (s) => s)).rejects.toMatchObject({ reason: 'unavailable' });
+      const fastMs = Date.now() - t0;
+      expect(fastMs).toBeLessThan(REDIS_STORE_DEFAULTS.commandTimeoutMs);
+      // After failFastMs one call goes through as a probe: still hung, so it times out in turn.
+      await new Promise((r) => setTimeout(r, REDIS_STORE_DEFAULTS.failFastMs));
       await expect(store.lease(ID, 1_000)).rejects.toMatchObject({ reason: 'timeout' });
-      const leaseMs = Date.now() - t0;
-      for (const ms of [loadMs, saveMs, leaseMs]) {
-        expect(ms).toBeGreaterThanOrEqual(REDIS_STORE_DEFAULTS.commandTimeoutMs - 20);
-        expect(ms).toBeLessThan(REDIS_STORE_DEFAULTS.commandTimeoutMs + 200);
-      }
-      if (process.env.REDIS_TIMINGS) process.stdout.write(`hung: load ${loadMs} ms, save ${saveMs} ms, lease ${leaseMs} ms\n`);
+      if (process.env.REDIS_TIMINGS) process.stdout.write(`hung: load ${loadMs} ms, three calls failing fast ${fastMs} ms\n`);
       expect(lines).toContain('JWKS Redis store: load failed (timeout); the key set carries on from memory');
     } finally {
       server.unpause();
     }
-    expect(await store.load(ID)).toEqual(STATE);
+    // Woken: the next probe answers, and the store reports itself joined again.
+    let loaded: KeySetState | null = null;
+    const until = Date.now() + 5_000;
+    while (loaded === null && Date.now() < until) {
+      loaded = await store.load(ID);
+      if (loaded === null) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(loaded).toEqual(STATE);
+    expect(store.fleetStatus()).toBe('joined');
   });
 
   describe('Redis killed mid-run', () => {
