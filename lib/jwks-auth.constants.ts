@@ -256,6 +256,12 @@ export const FLEET_DEFAULTS = {
    * fleet within this long of Redis's return.
    */
   changeRetryMs: 1_000,
+  /**
+   * How far ahead of this host's clock a moment in the shared state may lie: NTP keeps hosts
+   * within milliseconds, so a minute ahead is no host's clock but a corrupt or planted value, and
+   * the whole state is refused (a cooldown or backoff counted from the future would never end).
+   */
+  maxClockSkewMs: 60_000,
 } as const;
 
 /** How long the fetch lease lives: the holder's longest fetch (discovery and keys) plus a margin. */

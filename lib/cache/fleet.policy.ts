@@ -8,8 +8,9 @@ import { isCoolingDown, nextRefreshAt, type FetchReason, type KeySetPolicyOption
  * store may claim, and whether a fetch one process wanted is still needed once another process
  * has fetched. `KeySetSource` carries them out.
  *
- * Times in a shared state come from several hosts' clocks. They are compared as they are: hosts
- * kept in step by NTP differ by milliseconds, which shifts these decisions by as much.
+ * Outcomes are ordered by `revision` (a count of fetch outcomes the fleet shares), not by time:
+ * two processes may fetch in one millisecond, and hosts' clocks differ. Times from other hosts
+ * are only bounded (`boundSharedState`), never compared across processes to order events.
  */
 
 /** A change to the shared state that one process made and the fleet must get (revoke, restore, invalidate). */
@@ -18,8 +19,8 @@ export type SharedChange = (state: KeySetState) => KeySetState;
 /** What one fetch of this process was started for. */
 export interface FleetFlight {
   readonly reason: FetchReason;
-  /** When it started, on this process's clock. */
-  readonly startedAt: number;
+  /** The state's `revision` when the flight started: any later outcome, on any process, answers it. */
+  readonly revision: number;
   /** `refresh({ force: true })`: ignores the backoff and `Retry-After`, never another process's answer. */
   readonly force: boolean;
 }
@@ -35,53 +36,71 @@ function lastOutcomeAt(state: KeySetState): number {
   return Math.max(state.fetchedAt ?? -1, state.lastError?.at ?? -1);
 }
 
+/** The state with the higher `by`; on a tie (two processes' outcomes at one count), the later `then`; still tied, the shared one. */
+function newer(local: KeySetState, shared: KeySetState, by: (s: KeySetState) => number, then: (s: KeySetState) => number): KeySetState {
+  const a = by(local);
+  const b = by(shared);
+  if (a !== b) return a > b ? local : shared;
+  return then(local) > then(shared) ? local : shared;
+}
+
 /**
- * A state read from a shared store, held to what this process's own options allow, so a value
- * written by a peer with other options, a peer whose clock runs ahead, or anyone with write access
- * to Redis cannot stop this process from refreshing: a set is fresh for at most `maxTtlMs` after
- * it was fetched, a wait is at most the longest this process would wait itself, and no moment
- * lies in the future (a cooldown counted from next week would refuse every new key until then).
+ * A state read from a shared store, held to what this process's own options allow, so that a
+ * value written by a peer with other options, a peer whose clock runs ahead, or anyone with write
+ * access to Redis cannot stop this process from refreshing: a set is fresh for at most `maxTtlMs`
+ * after it was fetched, and a backoff lasts at most the longest this process would wait itself,
+ * both counted from moments stored in the value (so reading it again does not extend them). Null
+ * when a moment lies further in the future than `maxClockSkewMs`: no host wrote that, and a
+ * cooldown counted from next week would refuse every new key until then. A moment within the skew
+ * counts as now.
  */
-export function boundSharedState(shared: KeySetState, now: number, opts: KeySetPolicyOptions): KeySetState {
+export function boundSharedState(shared: KeySetState, now: number, opts: KeySetPolicyOptions, maxClockSkewMs: number): KeySetState | null {
+  const latest = now + maxClockSkewMs;
+  const moments = [shared.fetchedAt, shared.lastAttemptAt, shared.lastUnknownKidFetchAt, shared.lastError?.at ?? null];
+  if (moments.some((t) => t !== null && t > latest)) return null;
   const notAfterNow = (t: number | null): number | null => (t === null ? null : Math.min(t, now));
   const fetchedAt = notAfterNow(shared.fetchedAt);
+  const lastErrorAt = notAfterNow(shared.lastError?.at ?? null);
   const freshCap = fetchedAt === null ? 0 : fetchedAt + Math.max(opts.maxTtlMs, opts.ttlMs);
-  const lastError = shared.lastError === null ? null : { ...shared.lastError, at: Math.min(shared.lastError.at, now) };
+  // The wait is counted from the failure that asked for it (else from the last fetch): fixed in the value.
+  const waitFrom = lastErrorAt ?? fetchedAt ?? notAfterNow(shared.lastAttemptAt) ?? 0;
   return {
     ...shared,
     fetchedAt,
     freshUntil: Math.min(shared.freshUntil, freshCap),
-    notBefore: Math.min(shared.notBefore, now + Math.max(opts.maxRetryAfterMs, opts.backoffMaxMs)),
+    notBefore: Math.min(shared.notBefore, waitFrom + Math.max(opts.maxRetryAfterMs, opts.backoffMaxMs)),
     lastAttemptAt: notAfterNow(shared.lastAttemptAt),
     lastUnknownKidFetchAt: notAfterNow(shared.lastUnknownKidFetchAt),
-    invalidatedAt: notAfterNow(shared.invalidatedAt),
-    lastError,
+    lastError: shared.lastError === null ? null : { ...shared.lastError, at: lastErrorAt as number },
   };
 }
 
 /**
- * This process's state and the shared one, combined: the key set last fetched by anyone, the
- * outcome of the last upstream answer (so one `Retry-After` or backoff holds for the whole fleet),
- * the latest unknown-kid fetch (one cooldown for the fleet), the latest invalidation, and the
- * shared revocation list (this process's unshared changes are applied on top by the caller).
+ * This process's state and the shared one, combined: the key set of the latest outcome that
+ * brought one, the latest outcome (so one `Retry-After` or backoff holds for the whole fleet), the
+ * latest unknown-kid fetch (one cooldown for the fleet), the latest invalidation, and the shared
+ * revocation list (the caller applies this process's unshared changes on top).
  *
- * An invalidation stays open unless the set was fetched after it; a set fetched on the process
- * that was invalidated keeps it open if that process says its fetch predates the call.
+ * An invalidation stays open until a set with a higher revision arrives, or while the process
+ * that fetched the set says its fetch started before the call (`mustRevalidate` for the same one).
  */
 export function combineStates(local: KeySetState, shared: KeySetState): KeySetState {
-  // Equal times: the shared one, what the rest of the fleet holds.
-  const set = (local.fetchedAt ?? -1) > (shared.fetchedAt ?? -1) ? local : shared;
-  const outcome = lastOutcomeAt(local) > lastOutcomeAt(shared) ? local : shared;
-  const invalidatedAt = later(local.invalidatedAt, shared.invalidatedAt);
+  const set = newer(local, shared, (s) => s.setRevision, (s) => s.fetchedAt ?? -1);
+  const outcome = newer(local, shared, (s) => s.revision, lastOutcomeAt);
+  const invalidatedRevision = later(local.invalidatedRevision, shared.invalidatedRevision);
   const open =
-    invalidatedAt !== null && set.jwks !== null && ((set.fetchedAt ?? -1) < invalidatedAt || (set.mustRevalidate && set.invalidatedAt === invalidatedAt));
+    invalidatedRevision !== null &&
+    set.jwks !== null &&
+    (set.setRevision <= invalidatedRevision || (set.mustRevalidate && set.invalidatedRevision === invalidatedRevision));
   return {
     jwks: set.jwks,
     fetchedAt: set.fetchedAt,
     etag: set.etag,
-    freshUntil: open ? Math.min(set.freshUntil, invalidatedAt) : set.freshUntil,
+    freshUntil: set.freshUntil,
+    setRevision: set.setRevision,
     mustRevalidate: open,
-    invalidatedAt,
+    invalidatedRevision,
+    revision: Math.max(local.revision, shared.revision),
     lastAttemptAt: later(local.lastAttemptAt, shared.lastAttemptAt),
     failures: outcome.failures,
     notBefore: outcome.notBefore,
@@ -92,13 +111,13 @@ export function combineStates(local: KeySetState, shared: KeySetState): KeySetSt
 }
 
 /**
- * `invalidate()` at `at`, as a change to the shared state: a set fetched after `at` (by any
- * process) already answers it, and a later invalidation stays the later one.
+ * `invalidate()`, called when the state's revision was `revision`, as a change to the shared
+ * state: a set brought by a later outcome (on any process) already answers it.
  */
-export function invalidatedAtTime(at: number): SharedChange {
+export function invalidation(revision: number): SharedChange {
   return (state) => {
-    if (state.jwks === null || (state.fetchedAt ?? -1) > at || (state.invalidatedAt ?? -1) >= at) return state;
-    return { ...state, freshUntil: Math.min(state.freshUntil, at), mustRevalidate: true, invalidatedAt: at };
+    if (state.jwks === null || state.setRevision > revision || (state.invalidatedRevision ?? -1) >= revision) return state;
+    return { ...state, mustRevalidate: true, invalidatedRevision: revision };
   };
 }
 
@@ -111,15 +130,17 @@ export function withChanges(state: KeySetState, changes: readonly SharedChange[]
 
 /**
  * Whether this process must still fetch for `flight`, now that `state` holds what the fleet
- * knows (another process may have fetched meanwhile, or be backing off). Asked before the fetch
- * lease is taken, after each result another process pushes while this one waits, and again once
- * the lease is held (the holder before may have just finished).
+ * knows. Asked before the fetch lease is taken, after each result another process pushes while
+ * this one waits, and again once the lease is held (the holder before may have just finished).
+ * Any outcome since the flight started answers it, a failure included (its backoff then holds
+ * for this process too): in a fleet, `refresh()` is answered by the first fetch outcome after the
+ * call, on whichever process made it.
  */
 export function fetchStillNeeded(state: KeySetState, now: number, opts: KeySetPolicyOptions, flight: FleetFlight): boolean {
+  if (state.revision > flight.revision) return false;
   switch (flight.reason) {
-    // An operator's refresh is answered only by a fetch that started after it.
     case 'manual':
-      return (state.lastAttemptAt ?? -1) < flight.startedAt && (flight.force || now >= state.notBefore);
+      return flight.force || now >= state.notBefore;
     // One unknown-kid fetch per cooldown for the whole fleet, never inside its backoff.
     case 'unknown-kid':
       return now >= state.notBefore && !isCoolingDown(state, now, opts);

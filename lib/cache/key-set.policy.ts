@@ -169,6 +169,8 @@ export function onFetchSuccess(
     jwks: result.jwks,
     etag: result.etag,
     fetchedAt: now,
+    revision: state.revision + 1,
+    setRevision: state.revision + 1,
     freshUntil: now + freshFor(opts, result.maxAgeMs),
     mustRevalidate: state.mustRevalidate && !ctx.answersInvalidation,
     failures: 0,
@@ -189,6 +191,8 @@ export function onNotModified(
     ...state,
     etag: result.etag ?? state.etag,
     fetchedAt: now,
+    revision: state.revision + 1,
+    setRevision: state.revision + 1,
     freshUntil: now + freshFor(opts, result.maxAgeMs),
     mustRevalidate: state.mustRevalidate && !ctx.answersInvalidation,
     failures: 0,
@@ -226,6 +230,7 @@ export function onFetchFailure(
     // A failed revalidation keeps serving the last good set: availability over a manual hint.
     // Only a fetch started after the invalidation counts as that revalidation.
     mustRevalidate: state.mustRevalidate && !ctx.answersInvalidation,
+    revision: state.revision + 1,
     failures,
     notBefore: Math.max(backoffUntil, serverUntil),
     lastError: { ...plain, at: now },
@@ -247,7 +252,7 @@ export function onSnapshotRestored(
 export function onInvalidate(state: KeySetState, now: number): KeySetState {
   if (state.jwks === null) return state;
   // notBefore stays: a manual invalidation must not bypass the IdP's Retry-After or our backoff.
-  return { ...state, freshUntil: Math.min(state.freshUntil, now), mustRevalidate: true, invalidatedAt: now };
+  return { ...state, freshUntil: Math.min(state.freshUntil, now), mustRevalidate: true, invalidatedRevision: state.revision };
 }
 
 /** The kid is refused from now on, whatever a refetch lists, until `onKeyRestored`. */

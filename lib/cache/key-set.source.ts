@@ -22,7 +22,7 @@ import type { JwksAuthEventBody, JwksAuthEventListener } from '../events/jwks-au
 import { isFleetStore, type FleetKeySetStore, type KeySetId, type KeySetLease, type KeySetStore } from '../store/key-set.store.js';
 import { randomOf, type Clock, type TimerHandle } from './clock.js';
 import { initialKeySetState, type KeySetError, type KeySetState } from './key-set.state.js';
-import { boundSharedState, combineStates, fetchStillNeeded, invalidatedAtTime, withChanges, type SharedChange } from './fleet.policy.js';
+import { boundSharedState, combineStates, fetchStillNeeded, invalidation, withChanges, type SharedChange } from './fleet.policy.js';
 import {
   decideLookup,
   decideRefresh,
@@ -91,6 +91,8 @@ interface Flight {
   readonly startedAt: number;
   /** `refresh({ force: true })`: fetch even inside the backoff. */
   readonly force: boolean;
+  /** The state's `revision` when it started: in a fleet, any later outcome answers it. */
+  readonly revision: number;
   done: Promise<void>;
   /** Resolves when waiters must give up (`cache.maxWaitMs` after the start); armed by the first waiter. */
   deadline: Promise<'timeout'> | null;
@@ -232,7 +234,7 @@ export class KeySetSource {
     if (this.closed) return;
     const now = this.clock.now();
     let finished = true;
-    if (this.fleet === null || fetchStillNeeded(this.state, now, this.policy, { reason: 'warm-up', startedAt: now, force: false })) {
+    if (this.fleet === null || fetchStillNeeded(this.state, now, this.policy, { reason: 'warm-up', revision: this.state.revision, force: false })) {
       const flight = this.startFetch('warm-up');
       finished = await this.within(flight.done, this.options.warmupTimeoutMs);
       // Closed meanwhile (shutdown, or the issuer removed during addIssuer): the fetch was cancelled,
@@ -257,7 +259,7 @@ export class KeySetSource {
     this.cancelTimer();
     if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    for (const wake of [...this.wakers]) wake();
+    for (const wake of this.wakers) wake();
     this.unwatch?.();
     this.unwatch = null;
     await Promise.all([this.storeWrite, this.writing]);
@@ -277,7 +279,7 @@ export class KeySetSource {
       this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'unusable-pushed-set' });
     }
     // A flight waiting for another process's fetch looks at what arrived.
-    for (const wake of [...this.wakers]) wake();
+    for (const wake of this.wakers) wake();
   }
 
   /**
@@ -401,9 +403,9 @@ export class KeySetSource {
    */
   invalidate(): void {
     this.invalidatedAtSeq = this.fetchSeq;
-    const now = this.clock.now();
-    this.commit(onInvalidate(this.state, now));
-    this.share(invalidatedAtTime(now));
+    const revision = this.state.revision;
+    this.commit(onInvalidate(this.state, this.clock.now()));
+    this.share(invalidation(revision));
   }
 
   /**
@@ -529,7 +531,7 @@ export class KeySetSource {
   private startFetch(reason: FetchReason, force = false): Flight {
     if (this.flight !== null) return this.flight;
     const now = this.clock.now();
-    const flight: Flight = { seq: ++this.fetchSeq, reason, startedAt: now, force, done: Promise.resolve(), deadline: null, deadlineTimer: null };
+    const flight: Flight = { seq: ++this.fetchSeq, reason, startedAt: now, force, revision: this.state.revision, done: Promise.resolve(), deadline: null, deadlineTimer: null };
     this.flight = flight;
     flight.done = (this.fleet === null ? this.fetchUpstream(flight) : this.fetchAsFleet(flight, this.fleet)).finally(() => {
       if (flight.deadlineTimer !== null) this.clock.clearTimeout(flight.deadlineTimer);
@@ -556,7 +558,7 @@ export class KeySetSource {
    * lone process would: its own single flight, cooldown and backoff.
    */
   private async fetchAsFleet(flight: Flight, store: FleetKeySetStore): Promise<void> {
-    const want = { reason: flight.reason, startedAt: flight.startedAt, force: flight.force };
+    const want = { reason: flight.reason, revision: flight.revision, force: flight.force };
     for (;;) {
       if (this.closed || !fetchStillNeeded(this.state, this.clock.now(), this.policy, want)) return;
       let lease: KeySetLease | null;
@@ -605,9 +607,11 @@ export class KeySetSource {
     if (shared === null || this.closed) return;
     this.adoptQuietly(shared, 'store');
     const now = this.clock.now();
-    if (this.state.jwks !== null && this.state.fetchedAt !== null && isUsable(this.state, now, this.policy)) {
-      this.emit({ type: 'store-restored', jwksUri: this.uri, keyCount: this.index.size, ageMs: now - this.state.fetchedAt });
-    }
+    const s = this.state;
+    if (s.jwks === null || s.fetchedAt === null || !isUsable(s, now, this.policy)) return;
+    const event = { jwksUri: this.uri, keyCount: this.index.size, ageMs: now - s.fetchedAt };
+    // A fresh set is a normal start; a stale one serves until the IdP answers, as a snapshot would.
+    this.emit(phaseOf(s, now, this.policy) === 'fresh' ? { type: 'fleet-joined', ...event } : { type: 'store-restored', ...event });
   }
 
   /**
@@ -616,7 +620,11 @@ export class KeySetSource {
    * @throws when the shared set does not parse (the held state is left as it was)
    */
   private adopt(shared: KeySetState, origin: 'store' | 'watch'): void {
-    const bounded = boundSharedState(shared, this.clock.now(), this.policy);
+    const bounded = boundSharedState(shared, this.clock.now(), this.policy, FLEET_DEFAULTS.maxClockSkewMs);
+    if (bounded === null) {
+      this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'implausible-times' });
+      return;
+    }
     this.commit(withChanges(combineStates(this.state, bounded), this.unshared), { persist: false, origin });
   }
 
@@ -667,9 +675,10 @@ export class KeySetSource {
     try {
       written = await store.update(this.id, (current) => {
         included = this.unshared.length;
+        const bounded = current === null ? null : boundSharedState(current, this.clock.now(), this.policy, FLEET_DEFAULTS.maxClockSkewMs);
         // Nothing usable stored (none yet, flushed, or a value refused): this process's state repairs it.
-        if (current === null) return this.state;
-        return withChanges(combineStates(this.state, boundSharedState(current, this.clock.now(), this.policy)), this.unshared);
+        if (bounded === null) return this.state;
+        return withChanges(combineStates(this.state, bounded), this.unshared);
       });
     } catch (err) {
       this.emit({ type: 'store-save-failed', jwksUri: this.uri, code: String((err as { code?: string })?.code ?? 'error') });

@@ -22,10 +22,18 @@ export interface KeySetState {
   /** Set by `invalidate()`: the next lookup waits for a refetch instead of trusting the set. */
   mustRevalidate: boolean;
   /**
-   * When the last `invalidate()` was called (null: never). A fleet shares it, so a set fetched on
-   * another process before that moment is not taken as the answer to it.
+   * How many fetch outcomes (a set, a 304, a failure) this key set has had; in a fleet, across
+   * every process. Orders outcomes where clocks cannot: two processes' fetches in one millisecond,
+   * or hosts whose clocks differ.
    */
-  invalidatedAt: number | null;
+  revision: number;
+  /** `revision` of the outcome that brought or confirmed the held set (0: none yet). */
+  setRevision: number;
+  /**
+   * `revision` when the last `invalidate()` was called (null: never). A set whose `setRevision` is
+   * higher answers it; a fleet shares it, so every process revalidates, once, for all.
+   */
+  invalidatedRevision: number | null;
   lastAttemptAt: number | null;
   /** When the last refetch triggered by an unknown kid started; the cooldown counts from here. */
   lastUnknownKidFetchAt: number | null;
@@ -50,7 +58,9 @@ export function initialKeySetState(): KeySetState {
     etag: null,
     freshUntil: 0,
     mustRevalidate: false,
-    invalidatedAt: null,
+    revision: 0,
+    setRevision: 0,
+    invalidatedRevision: null,
     lastAttemptAt: null,
     lastUnknownKidFetchAt: null,
     failures: 0,

@@ -53,7 +53,9 @@ export type JwksAuthEventBody =
   /** A set loaded from the store at startup serves until the IdP answers. */
   | { type: 'store-restored'; jwksUri: string; keyCount: number; ageMs: number }
   /** A loaded or pushed set was not used. */
-  | { type: 'store-not-used'; jwksUri: string; reason: 'older-than-max-stale' | 'unusable-key-set' | 'unusable-pushed-set' }
+  | { type: 'store-not-used'; jwksUri: string; reason: 'older-than-max-stale' | 'unusable-key-set' | 'unusable-pushed-set' | 'implausible-times' }
+  /** Fleet mode: at startup this process took the fleet's fresh shared set instead of fetching it. */
+  | { type: 'fleet-joined'; jwksUri: string; keyCount: number; ageMs: number }
   /** Saving to the store failed (never fatal). */
   | { type: 'store-save-failed'; jwksUri: string; code: string }
   /**
@@ -98,7 +100,11 @@ export function loggingListener(log: KeySetLog): JwksAuthEventListener {
       case 'store-not-used':
         if (e.reason === 'older-than-max-stale') log.warn('JWKS snapshot: not used (older than maxStaleMs)');
         else if (e.reason === 'unusable-key-set') log.warn('JWKS snapshot: its key set is not usable');
+        else if (e.reason === 'implausible-times') log.warn('JWKS fleet: the shared key-set state holds moments too far in the future (not any host\'s clock); not used, and replaced at the next write');
         else log.warn('JWKS store: a pushed key set is not usable; keeping the held one');
+        return;
+      case 'fleet-joined':
+        log.log?.(`JWKS fleet: took the shared key set (${e.keyCount} key(s), fetched ${Math.round(e.ageMs / 1000)} s ago) instead of fetching it`);
         return;
       case 'store-save-failed':
         log.warn(`JWKS store: the key set could not be saved (${e.code})`);

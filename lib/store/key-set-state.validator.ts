@@ -35,6 +35,8 @@ export interface KeySetStateLimits {
 const MAX_ETAG_CHARS = 256;
 /** Printable ASCII only: the ETag is sent back in `If-None-Match`, where CR/LF would split the request. */
 const SAFE_ETAG = /^[\x20-\x7e]*$/;
+/** Largest revision taken back: a fleet counting one outcome a second reaches it in 35,000 years. */
+const MAX_REVISION = 2 ** 40;
 /** Longest text of a stored `lastError` member (code, kind, message): the source's own are short. */
 const MAX_ERROR_TEXT_CHARS = 1_000;
 
@@ -87,14 +89,17 @@ export function checkKeySetState(doc: unknown, limits: KeySetStateLimits): KeySe
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return refused('not-an-object');
   const d = doc as Record<string, unknown>;
   if (d.jwks !== null && !isJwkSetText(d.jwks, limits.maxKeys)) return refused('bad-jwks');
-  // Absent in a state written before invalidations carried their time: none then.
-  const invalidatedAt = d.invalidatedAt === undefined ? null : d.invalidatedAt;
-  if (!nullableTime(d.fetchedAt) || !nullableTime(invalidatedAt) || !isStoredTime(d.freshUntil) || !isStoredTime(d.notBefore) || !nullableTime(d.lastAttemptAt) || !nullableTime(d.lastUnknownKidFetchAt)) {
+  if (!nullableTime(d.fetchedAt) || !isStoredTime(d.freshUntil) || !isStoredTime(d.notBefore) || !nullableTime(d.lastAttemptAt) || !nullableTime(d.lastUnknownKidFetchAt)) {
     return refused('bad-time');
   }
   // A set without its fetch time (or a time without a set) is not a state the source writes.
   if ((d.jwks === null) !== (d.fetchedAt === null)) return refused('bad-jwks');
   if (!Number.isSafeInteger(d.failures) || (d.failures as number) < 0 || typeof d.mustRevalidate !== 'boolean') return refused('bad-counter');
+  // Revisions count outcomes; below 2^40 leaves room for every later one to stay a safe integer.
+  const revision = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < MAX_REVISION;
+  if (!revision(d.revision) || !revision(d.setRevision) || (d.setRevision as number) > (d.revision as number) || !(d.invalidatedRevision === null || revision(d.invalidatedRevision))) {
+    return refused('bad-counter');
+  }
   if (!isStoredEtag(d.etag)) return refused('bad-etag');
   const kids = d.revokedKids;
   if (!Array.isArray(kids) || kids.length > limits.maxRevokedKids || !kids.every((k) => typeof k === 'string' && SAFE_KID.test(k))) return refused('bad-revoked-kids');
@@ -108,7 +113,9 @@ export function checkKeySetState(doc: unknown, limits: KeySetStateLimits): KeySe
       etag: d.etag as string | null,
       freshUntil: d.freshUntil as number,
       mustRevalidate: d.mustRevalidate,
-      invalidatedAt: invalidatedAt as number | null,
+      revision: d.revision as number,
+      setRevision: d.setRevision as number,
+      invalidatedRevision: d.invalidatedRevision as number | null,
       lastAttemptAt: d.lastAttemptAt as number | null,
       lastUnknownKidFetchAt: d.lastUnknownKidFetchAt as number | null,
       failures: d.failures as number,
