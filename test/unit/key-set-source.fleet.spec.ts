@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { KeySetSource } from '../../lib/cache/key-set.source';
-import { initialKeySetState, type KeySetState } from '../../lib/cache/key-set.state';
+import { initialKeySetState } from '../../lib/cache/key-set.state';
 import { resolveJwksOptions } from '../../lib/options/options.validator';
 import { JwksFetchError, KeyCoolingDownError, KeyNotFoundError, KeyRevokedError } from '../../lib/errors/jwks.errors';
 import type { JwksFetcher, JwksFetchResult } from '../../lib/fetch/jwks.fetcher';
