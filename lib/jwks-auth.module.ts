@@ -3,6 +3,7 @@ import { APP_GUARD, ModulesContainer } from '@nestjs/core';
 import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from './jwks-auth.constants.js';
 import { loggingListener, type JwksAuthEventListener } from './events/jwks-auth.events.js';
 import { defaultKeySetStore } from './store/default-key-set.store.js';
+import { loadIoredis } from './store/redis-key-set.store.js';
 import {
   ConfigurableJwksAuthModule,
   JWKS_AUTH_MODULE_OPTIONS,
@@ -32,8 +33,13 @@ const providers: Provider[] = [
   { provide: JWKS_FETCHER, useValue: httpJwksFetcher },
   {
     provide: JWKS_STORE,
-    // `cache.snapshotPath` → the snapshot file, else memory; override the token for another store.
-    useFactory: (options: ResolvedJwksOptions) => defaultKeySetStore(options, new Logger('JwksAuth')),
+    // `fleet` → Redis (or the fleet's own store), `cache.snapshotPath` → the snapshot file, else
+    // memory; override the token for another store. ioredis is loaded here, so a fleet without it
+    // stops startup with the install hint rather than running degraded for ever.
+    useFactory: async (options: ResolvedJwksOptions) => {
+      if (options.fleet?.kind === 'redis') await loadIoredis();
+      return defaultKeySetStore(options, new Logger('JwksAuth'));
+    },
     inject: [JWKS_RESOLVED_OPTIONS],
   },
   // Today's log lines; provide a list under this token to add metrics (keep this one for the logs).
