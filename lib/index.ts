@@ -47,7 +47,7 @@ export type { Clock, TimerHandle } from './cache/clock.js';
 export type { KeySetState, KeySetError } from './cache/key-set.state.js';
 export type { KeySetPhase } from './cache/key-set.policy.js';
 export { isFleetStore, type KeySetStore, type KeySetLease, type KeySetId, type FleetKeySetStore } from './store/key-set.store.js';
-export { RedisKeySetStore, type RedisKeySetStoreOptions, type RedisClientLike, type RedisStoredValueRefusal } from './store/redis-key-set.store.js';
+export { RedisKeySetStore, type RedisKeySetStoreOptions, type RedisClientLike, type RedisKeySetKeys, type RedisStoredValueRefusal } from './store/redis-key-set.store.js';
 export type { JwksFleetOptions, ResolvedFleetOptions } from './store/fleet.options.js';
 export { MemoryKeySetStore } from './store/memory-key-set.store.js';
 export { SnapshotFileKeySetStore, type SnapshotFileKeySetStoreOptions } from './store/snapshot-file-key-set.store.js';
