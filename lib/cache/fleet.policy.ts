@@ -122,7 +122,7 @@ export function invalidation(revision: number): SharedChange {
 }
 
 /** `state` with this process's changes not yet in the shared state applied on top, in the order they were made. */
-export function withChanges(state: KeySetState, changes: readonly SharedChange[]): KeySetState {
+export function withChanges(state: KeySetState, changes: Iterable<SharedChange>): KeySetState {
   let s = state;
   for (const change of changes) s = change(s);
   return s;

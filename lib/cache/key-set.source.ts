@@ -168,8 +168,12 @@ export class KeySetSource {
   /** The store, when a fleet shares it: fetches then go through its lease, and changes through `update`. */
   private readonly fleet: FleetKeySetStore | null;
   private readonly leaseTtlMs: number;
-  /** Operator changes (revoke, restore, invalidate) made here and not yet in the shared state, oldest first. */
-  private readonly unshared: SharedChange[] = [];
+  /**
+   * Operator changes made here and not yet in the shared state, by what they change (`kid:<kid>`
+   * for a revocation or restoration, `invalidate`): the latest per key, so the list stays bounded
+   * by the kids touched however long Redis is away.
+   */
+  private readonly unshared = new Map<string, SharedChange>();
   /** The shared-state write running now; `writeAgain` asks it for one more round. */
   private writing: Promise<void> | null = null;
   private writeAgain = false;
@@ -405,7 +409,7 @@ export class KeySetSource {
     this.invalidatedAtSeq = this.fetchSeq;
     const revision = this.state.revision;
     this.commit(onInvalidate(this.state, this.clock.now()));
-    this.share(invalidation(revision));
+    this.share('invalidate', invalidation(revision));
   }
 
   /**
@@ -421,7 +425,7 @@ export class KeySetSource {
       throw new JwksArgumentError(`revokeKey(kid): at most ${JWKS_DEFAULTS.maxRevokedKids} kids can be revoked at once; restore some first`);
     }
     this.commit(onKeyRevoked(this.state, kid));
-    this.share((s) => onKeyRevoked(s, kid));
+    this.share(`kid:${kid}`, (s) => onKeyRevoked(s, kid));
     this.emit({ type: 'key-revoked', jwksUri: this.uri, kid });
   }
 
@@ -430,7 +434,7 @@ export class KeySetSource {
     this.checkKid('restoreKey', kid);
     if (!this.state.revokedKids.includes(kid)) return;
     this.commit(onKeyRestored(this.state, kid));
-    this.share((s) => onKeyRestored(s, kid));
+    this.share(`kid:${kid}`, (s) => onKeyRestored(s, kid));
     this.emit({ type: 'key-restored', jwksUri: this.uri, kid });
   }
 
@@ -625,7 +629,7 @@ export class KeySetSource {
       this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'implausible-times' });
       return;
     }
-    this.commit(withChanges(combineStates(this.state, bounded), this.unshared), { persist: false, origin });
+    this.commit(withChanges(combineStates(this.state, bounded), this.unshared.values()), { persist: false, origin });
   }
 
   private adoptQuietly(shared: KeySetState, origin: 'store' | 'watch'): void {
@@ -637,9 +641,11 @@ export class KeySetSource {
   }
 
   /** An operator's change: held here at once (the caller committed it), and written to the fleet's state. */
-  private share(change: SharedChange): void {
+  private share(key: string, change: SharedChange): void {
     if (this.fleet === null || this.closed) return;
-    this.unshared.push(change);
+    // Delete first: a Map keeps first-insertion order, and a newer change belongs at the end.
+    this.unshared.delete(key);
+    this.unshared.set(key, change);
     void this.shareState();
   }
 
@@ -670,28 +676,29 @@ export class KeySetSource {
 
   /** One write of the combined state; false when the store could not be reached (it logs why). */
   private async writeShared(store: FleetKeySetStore): Promise<boolean> {
-    let included = 0;
+    let included: [string, SharedChange][] = [];
     let written: KeySetState | null;
     try {
       written = await store.update(this.id, (current) => {
-        included = this.unshared.length;
+        included = [...this.unshared];
         const bounded = current === null ? null : boundSharedState(current, this.clock.now(), this.policy, FLEET_DEFAULTS.maxClockSkewMs);
         // Nothing usable stored (none yet, flushed, or a value refused): this process's state repairs it.
         if (bounded === null) return this.state;
-        return withChanges(combineStates(this.state, bounded), this.unshared);
+        return withChanges(combineStates(this.state, bounded), this.unshared.values());
       });
     } catch (err) {
       this.emit({ type: 'store-save-failed', jwksUri: this.uri, code: String((err as { code?: string })?.code ?? 'error') });
       return false;
     }
-    this.unshared.splice(0, included);
+    // Written: forget each change, unless a newer one for the same key came meanwhile.
+    for (const [key, change] of included) if (this.unshared.get(key) === change) this.unshared.delete(key);
     if (written !== null && !this.closed) this.adoptQuietly(written, 'store');
     return true;
   }
 
   /** Changes that did not reach the fleet are written again until they do; a fetch's outcome waits for the next write. */
   private retryShareLater(): void {
-    if (this.unshared.length === 0 || this.retryTimer !== null || this.closed) return;
+    if (this.unshared.size === 0 || this.retryTimer !== null || this.closed) return;
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = null;
       void this.shareState();
