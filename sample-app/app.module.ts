@@ -10,7 +10,8 @@ import { HealthController } from './health.controller';
 import { ProfileResolver } from './profile.resolver';
 
 /**
- * The whole integration: options from the environment (JWKS_ISSUER, JWKS_URI, JWKS_AUDIENCE),
+ * The whole integration: options from the environment (JWKS_ISSUER, JWKS_URI, JWKS_AUDIENCE,
+ * and REDIS_URL for fleet mode),
  * a guarded controller, an admin route, a Terminus health check and a guarded GraphQL resolver.
  */
 @Module({
@@ -26,6 +27,8 @@ import { ProfileResolver } from './profile.resolver';
           jwksUri: config.get<string>('JWKS_URI'),
           audience: config.getOrThrow<string>('JWKS_AUDIENCE').split(','),
           algorithms: config.get<string>('JWKS_ALGORITHMS')?.split(','),
+          // REDIS_URL (redis://…): fleet mode, every instance of this app shares one key set.
+          ...(config.get<string>('REDIS_URL') ? { fleet: { redis: config.getOrThrow<string>('REDIS_URL') } } : {}),
         };
       },
     }),
