@@ -230,6 +230,12 @@ export const REDIS_STORE_DEFAULTS = {
    */
   failFastMs: 1_000,
   /**
+   * Bound on a call made before the first connection is ready (a cold start: DNS, TCP, TLS, AUTH
+   * on a busy host): longer than `commandTimeoutMs`, so a slow first connect does not make a new
+   * process fetch on its own, yet within `warmupTimeoutMs`. A refused connection fails at once anyway.
+   */
+  connectTimeoutMs: 2_000,
+  /**
    * Tries of one `update` when other processes write in between: writes are rare (one per fetch
    * or operator action), so a handful of tries means Redis is being written in a loop.
    */

@@ -629,7 +629,13 @@ export class KeySetSource {
       this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'implausible-times' });
       return;
     }
+    const before = this.revoked;
     this.commit(withChanges(combineStates(this.state, bounded), this.unshared.values()), { persist: false, origin });
+    // Revocations made on another process: this process's log says so too (an on-call reads any pod's).
+    if (this.revoked !== before) {
+      for (const kid of this.revoked) if (!before.has(kid)) this.emit({ type: 'key-revoked', jwksUri: this.uri, kid, via: 'fleet' });
+      for (const kid of before) if (!this.revoked.has(kid)) this.emit({ type: 'key-restored', jwksUri: this.uri, kid, via: 'fleet' });
+    }
   }
 
   private adoptQuietly(shared: KeySetState, origin: 'store' | 'watch'): void {

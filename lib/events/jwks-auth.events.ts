@@ -46,8 +46,9 @@ export type JwksAuthEventBody =
    * matched none (the token's own `iss` is never given: an attacker would choose it).
    */
   | { type: 'token-refused'; code: string }
-  | { type: 'key-revoked'; jwksUri: string; kid: string }
-  | { type: 'key-restored'; jwksUri: string; kid: string }
+  /** `via: 'fleet'`: the call was made on another process of the fleet and reached this one. */
+  | { type: 'key-revoked'; jwksUri: string; kid: string; via?: 'fleet' }
+  | { type: 'key-restored'; jwksUri: string; kid: string; via?: 'fleet' }
   /** The warm-up found no set: the app starts (unless `failOnWarmupError`) and keeps trying. */
   | { type: 'warm-up-failed'; jwksUri: string; reason: string; stillFetching: boolean }
   /** A set loaded from the store at startup serves until the IdP answers. */
@@ -86,10 +87,10 @@ export function loggingListener(log: KeySetLog): JwksAuthEventListener {
         log.warn(`JWKS from ${e.jwksUri}: ${e.count} key(s) skipped (${e.reasons.join(', ')})`);
         return;
       case 'key-revoked':
-        log.warn(`JWKS: key ${kidFingerprint(e.kid)} revoked by the operator: its tokens are refused until restoreKey()`);
+        log.warn(`JWKS: key ${kidFingerprint(e.kid)} revoked by the operator${e.via === 'fleet' ? ' (on another process of the fleet)' : ''}: its tokens are refused until restoreKey()`);
         return;
       case 'key-restored':
-        log.warn(`JWKS: key ${kidFingerprint(e.kid)} restored by the operator`);
+        log.warn(`JWKS: key ${kidFingerprint(e.kid)} restored by the operator${e.via === 'fleet' ? ' (on another process of the fleet)' : ''}`);
         return;
       case 'warm-up-failed':
         log.error(`JWKS warm-up from ${e.jwksUri} failed: ${e.reason}; ${e.stillFetching ? 'still fetching' : 'retrying'} in the background`);

@@ -166,6 +166,10 @@ export class RedisKeySetStore implements FleetKeySetStore {
   private answeredAt = 0;
   /** Calls fail at once until then (`REDIS_STORE_DEFAULTS.failFastMs` after a failure). */
   private failFastUntil = 0;
+  /** A connection was ready once: calls are bounded by the command timeout from then on, not the connect timeout. */
+  private everReady = false;
+  /** Where Redis is, as logs show it: host and port, never credentials. */
+  private readonly target: string;
   private subscribing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RedisKeySetStoreOptions) {
@@ -176,6 +180,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
     this.log = options.log ?? new Logger('JwksAuth');
     this.maxKeys = options.maxKeys ?? JWKS_DEFAULTS.maxKeys;
     this.ownsClient = !isClient(options.redis);
+    this.target = describeTarget(options.redis);
   }
 
   /**
@@ -485,7 +490,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
   private bounded<T>(call: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new JwksStoreError('closed', 'RedisKeySetStore: closed'));
     if (Date.now() < this.failFastUntil) return Promise.reject(new JwksStoreError('unavailable', 'RedisKeySetStore: Redis failed moments ago; not asked again yet'));
-    const ms = REDIS_STORE_DEFAULTS.commandTimeoutMs;
+    const ms = this.everReady ? REDIS_STORE_DEFAULTS.commandTimeoutMs : REDIS_STORE_DEFAULTS.connectTimeoutMs;
     return new Promise<T>((resolve, reject) => {
       const fail = (err: JwksStoreError | JwksMissingDependencyError): void => {
         if (err instanceof JwksStoreError && (err.reason === 'timeout' || err.reason === 'unavailable')) this.unreachable();
@@ -516,6 +521,8 @@ export class RedisKeySetStore implements FleetKeySetStore {
 
   /** A connection became ready (a reconnect after an outage): calls go through again at once. */
   private reachable(): void {
+    if (this.everReady && this.failedAt > this.answeredAt) this.announce(`JWKS Redis store: Redis at ${this.target} answers again; this process rejoins the fleet`);
+    this.everReady = true;
     this.failFastUntil = 0;
     this.answeredAt = Math.max(Date.now(), this.failedAt + 1);
   }
@@ -526,8 +533,15 @@ export class RedisKeySetStore implements FleetKeySetStore {
     // Keyed by the call only: one outage shows as several codes (timeout, then a refused connection).
     this.rateLimited(`trouble:${what}`, () => {
       if (err instanceof JwksMissingDependencyError) this.log.error(`JWKS Redis store: ${err.message}`);
+      else if (what === 'connection') this.log.warn(`JWKS Redis store: connection to ${this.target} failed (${code}); this process verifies from its own memory, without the fleet (fleet: degraded), until Redis answers: check fleet.redis if this lasts`);
       else this.log.warn(`JWKS Redis store: ${what} failed (${code}); the key set carries on from memory`);
     });
+  }
+
+  /** Good news, at log level (Nest's `Logger.log`), else as a warning. */
+  private announce(message: string): void {
+    if (this.log.log !== undefined) this.log.log(message);
+    else this.log.warn(message);
   }
 
   private rateLimited(kind: string, write: () => void): void {
@@ -558,6 +572,26 @@ function readableHost(issuer: string): string {
   }
   const safe = host.toLowerCase().replace(/[^a-z0-9.-]/g, '_').slice(0, 64);
   return safe === '' ? 'issuer' : safe;
+}
+
+/** Host and port of the Redis the options name, for a log line: never a password, never a path. */
+function describeTarget(redis: RedisKeySetStoreOptions['redis']): string {
+  if (typeof redis === 'string') {
+    try {
+      const url = new URL(redis);
+      return url.host === '' ? 'the configured URL' : url.host;
+    } catch {
+      return 'the configured URL';
+    }
+  }
+  if (isClient(redis)) {
+    const o = (redis as { options?: { host?: unknown; port?: unknown } }).options;
+    return typeof o?.host === 'string' && typeof o.port === 'number' ? `${o.host}:${o.port}` : 'the given client';
+  }
+  if (Array.isArray((redis as { sentinels?: unknown }).sentinels)) return 'the configured sentinels';
+  const host = typeof redis.host === 'string' ? redis.host : '127.0.0.1';
+  const port = typeof redis.port === 'number' ? redis.port : 6379;
+  return `${host}:${port}`;
 }
 
 /** QUIT, or a hard disconnect if Redis does not answer within the timeout. */

@@ -239,6 +239,14 @@ describe('RedisKeySetStore against a real redis-server', () => {
     });
   });
 
+  it('names where Redis was looked for, never the password of its URL', async () => {
+    const store = new RedisKeySetStore({ redis: 'redis://user:hunter2-secret@127.0.0.1:1/0', log });
+    stores.push(store);
+    expect(await store.load(ID)).toBeNull();
+    await waitFor(() => lines.some((l) => l.includes('connection to 127.0.0.1:1 failed')), 3_000);
+    expect(lines.join('\n')).not.toContain('hunter2');
+  });
+
   it('leaves a client it was given open, and closes the ones it created', async () => {
     const given = new Redis(server.url);
     const store = new RedisKeySetStore({ redis: given, log });
@@ -337,7 +345,9 @@ describe('RedisKeySetStore against a real redis-server', () => {
       const twentyLoadsMs = Date.now() - t0;
       // Rate-limited: twenty more failed loads add no line.
       expect(lines.length).toBe(before);
-      expect(lines.join("\n")).not.toMatch(/127\.0\.0\.1|ECONNREFUSED.*:\d/);
+      // The configured host and port, to say where Redis was looked for; nothing from an error message.
+      expect(lines.join('\n')).not.toMatch(/ECONNREFUSED.*:\d/);
+      expect(lines.some((l) => l.startsWith(`JWKS Redis store: connection to 127.0.0.1:${server.port} failed (`) && l.includes('check fleet.redis'))).toBe(true);
 
       await server.resume();
       await raw.connect();

@@ -7,6 +7,7 @@ import type { JwksFetcher, JwksFetchResult } from '../../lib/fetch/jwks.fetcher'
 import { FLEET_DEFAULTS, fleetLeaseTtlMs } from '../../lib/jwks-auth.constants';
 import { FakeClock } from '../../lib/testing';
 import { MemoryFleet } from '../fixtures/memory-fleet.store';
+import type { JwksAuthEvent } from '../../lib/events/jwks-auth.events';
 
 function jwk(kid: string) {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -44,8 +45,9 @@ function fakeIdp() {
 
 function fleetOf(n: number, clock = new FakeClock(1_700_000_000_000), idp = fakeIdp()) {
   const fleet = new MemoryFleet(clock);
-  const sources = Array.from({ length: n }, () => new KeySetSource({ options, clock, fetcher: idp.fetcher, store: fleet.process(), listeners: [] }));
-  return { fleet, sources, clock, idp };
+  const events: JwksAuthEvent[][] = Array.from({ length: n }, () => []);
+  const sources = Array.from({ length: n }, (_, i) => new KeySetSource({ options, clock, fetcher: idp.fetcher, store: fleet.process(), listeners: [(e) => events[i].push(e)] }));
+  return { fleet, sources, clock, idp, events };
 }
 
 /** Lets pushes (microtasks) and awaited work settle without moving the clock. */
@@ -127,6 +129,10 @@ describe('KeySetSource in a fleet (shared store with lease, update and watch)', 
     sources[0].revokeKey('k1');
     await settle();
     for (const s of sources) await expect(s.getSigningKey('k1')).rejects.toBeInstanceOf(KeyRevokedError);
+    // Each process says so in its own log: the caller as the operator's call, the others as the fleet's.
+    expect(f.events[0].filter((e) => e.type === 'key-revoked')).toEqual([expect.objectContaining({ kid: 'k1' })]);
+    expect(f.events[0].find((e) => e.type === 'key-revoked')).not.toHaveProperty('via');
+    for (const ev of f.events.slice(1)) expect(ev.filter((e) => e.type === 'key-revoked')).toEqual([expect.objectContaining({ kid: 'k1', via: 'fleet' })]);
     // A process started now (a restart) refuses it too.
     const restarted = new KeySetSource({ options, clock: f.clock, fetcher: f.idp.fetcher, store: f.fleet.process(), listeners: [] });
     all.push(restarted);
