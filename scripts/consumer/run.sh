@@ -17,6 +17,8 @@
 # WebSockets and Microservices sections), tested with socket.io-client and a ClientProxy: a
 # refusal must reach the client as the library's body, which only happens when the library
 # threw the app's own WsException/RpcException class (loaded lazily from the CJS and ESM builds).
+# nest12-esm and nest11-cjs also run two instances in fleet mode on a real redis-server (the
+# README's Fleet mode; ioredis loaded lazily from the ESM and CJS builds).
 #   nest12-cjs   NestJS 12, CommonJS (nest11-cjs's sources): Node's test runner, because Jest's
 #                CommonJS runtime cannot load NestJS 12. It needs require() of ES modules, so it
 #                also runs on the low ends of `engines` (CONSUMER_LOW_END_NODES), with Node
@@ -76,9 +78,10 @@ cp -r "$here/nest12-esm" "$here/nest11-cjs" "$here/nest12-cjs" "$work/"
 cp -r "$here/nest11-cjs/src" "$work/nest12-cjs/src"
 cp -r "$here/nest11-cjs" "$work/nest11-cjs-lowest-peers"
 # Without the optional peers: no realtime sources, no transport packages.
-optional_peers=(@nestjs/websockets @nestjs/microservices @nestjs/platform-socket.io @nestjs/graphql)
+optional_peers=(@nestjs/websockets @nestjs/microservices @nestjs/platform-socket.io @nestjs/graphql ioredis)
 rm "$work/nest11-cjs-lowest-peers/src/realtime.module.ts" "$work/nest11-cjs-lowest-peers/src/chat.gateway.ts" \
-  "$work/nest11-cjs-lowest-peers/src/orders.messages.ts" "$work/nest11-cjs-lowest-peers/test/realtime.e2e-spec.ts"
+  "$work/nest11-cjs-lowest-peers/src/orders.messages.ts" "$work/nest11-cjs-lowest-peers/test/realtime.e2e-spec.ts" \
+  "$work/nest11-cjs-lowest-peers/test/fleet.e2e-spec.ts"
 node -e '
   const fs = require("fs");
   const [file, ...names] = process.argv.slice(1);

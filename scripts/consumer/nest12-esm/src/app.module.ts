@@ -18,6 +18,8 @@ import { ProfileController } from './profile.controller.js';
         issuer: config.getOrThrow<string>('JWKS_ISSUER'),
         jwksUri: config.getOrThrow<string>('JWKS_URI'),
         audience: config.getOrThrow<string>('JWKS_AUDIENCE'),
+        // Fleet mode when REDIS_URL is set: the app's instances share one key set (needs ioredis).
+        ...(config.get<string>('REDIS_URL') ? { fleet: { redis: config.getOrThrow<string>('REDIS_URL') } } : {}),
       }),
     }),
   ],
