@@ -18,7 +18,7 @@ import { RedisServer } from '../test/fixtures/redis-server';
  * fresh prefix per run). The script: cold start of every instance at once, steady load of valid
  * tokens spread over the instances, a key rotation (tokens with the new kid at once), a flood of
  * made-up kids, steady load again. Timings are compressed (a 10-s TTL) so a configuration takes
- * about 25 s. Instances are in one process, each with its own key-set cache, verifier and (in
+ * about 30 s. Instances are in one process, each with its own key-set cache, verifier and (in
  * fleet mode) its own Redis connections, built as the module's providers build them: counting
  * upstream requests does not need separate processes.
  *
@@ -32,7 +32,8 @@ const TICK_MS = 10;
 /** Valid verifications per second over all instances. */
 const STEADY_RATE = 300;
 const FLOOD_TOKENS = 4_000;
-const PHASES = { steady1Ms: 8_000, rotationMs: 6_000, floodMs: 2_000, steady2Ms: 8_000 } as const;
+/** Steady phases longer than the refresh point (8–9 s after a fetch), so each holds a background refresh. */
+const PHASES = { steady1Ms: 12_000, rotationMs: 6_000, floodMs: 2_000, steady2Ms: 10_000 } as const;
 const POOL = 64;
 
 type PhaseName = 'cold start' | 'steady' | 'rotation' | 'flood' | 'steady again';
@@ -69,6 +70,11 @@ export interface FleetRun {
   valid: Record<PhaseName, Tally>;
   /** Tokens with made-up kids: all must be refused. */
   flood: Tally;
+  /** From the first instance's start until every instance has warmed up. */
+  coldStartMs: number;
+  /** Verifications of valid tokens that waited for a fetch (a promise), and the longest such wait. */
+  deferred: number;
+  longestWaitMs: number;
   fetchesByInstance: Array<Record<string, number>>;
   events: Record<string, number>;
 }
@@ -128,6 +134,8 @@ export async function runConfiguration(configuration: string, count: number, fle
   const requests = Object.fromEntries(PHASE_NAMES.map((p) => [p, 0])) as Record<PhaseName, number>;
   let instances: Instance[] = [];
   let next = 0;
+  let deferred = 0;
+  let longestWaitMs = 0;
 
   const record = (t: Tally, err: unknown) => {
     t.refused++;
@@ -139,9 +147,21 @@ export async function runConfiguration(configuration: string, count: number, fle
     try {
       const r = inst.verifier.verifyOrDefer(token);
       if (r instanceof Promise) {
+        const t0 = performance.now();
+        const waited = () => {
+          if (t === flood) return;
+          deferred++;
+          longestWaitMs = Math.max(longestWaitMs, performance.now() - t0);
+        };
         const p: Promise<void> = r.then(
-          () => void t.accepted++,
-          (err: unknown) => record(t, err),
+          () => {
+            waited();
+            t.accepted++;
+          },
+          (err: unknown) => {
+            waited();
+            record(t, err);
+          },
         );
         pending.add(p);
         void p.finally(() => pending.delete(p));
@@ -178,6 +198,7 @@ export async function runConfiguration(configuration: string, count: number, fle
     // Every instance at once, as a deploy starts them; each waits for its warm-up.
     instances = await Promise.all(Array.from({ length: count }, () => startInstance(issuer, fleet)));
   });
+  const coldStartMs = performance.now() - started;
   await phase('steady', () => drive(PHASES.steady1Ms, steady('steady')));
   await phase('rotation', async () => {
     issuer.rotate();
@@ -196,7 +217,7 @@ export async function runConfiguration(configuration: string, count: number, fle
   });
   await phase('steady again', () => drive(PHASES.steady2Ms, steady('steady again')));
   const durationMs = performance.now() - started;
-  await Promise.all([...pending]);
+  await Promise.all(pending);
 
   const total = PHASE_NAMES.reduce((s, p) => s + requests[p], 0);
   const events = new Map<string, number>();
@@ -211,6 +232,9 @@ export async function runConfiguration(configuration: string, count: number, fle
     perMinute: (total / durationMs) * 60_000,
     valid,
     flood,
+    coldStartMs,
+    deferred,
+    longestWaitMs,
     fetchesByInstance: instances.map((i) => Object.fromEntries(i.fetches)),
     events: Object.fromEntries(events),
   };
@@ -236,11 +260,11 @@ export function fleetTable(runs: readonly FleetRun[]): string {
   return [
     `### Fleet mode: upstream JWKS requests, 1 and ${INSTANCES} instances`,
     '',
-    '| configuration | instances | upstream JWKS requests (cold start / steady / rotation / flood / steady again = total) | per minute | × 1 instance | valid tokens verified | valid tokens refused | made-up kids refused |',
-    '|---|---:|---|---:|---:|---:|---|---:|',
+    '| configuration | instances | upstream JWKS requests (cold start / steady / rotation / flood / steady again = total) | per minute | × 1 instance | valid tokens verified | valid tokens refused | made-up kids refused | cold start | valid tokens that waited for a fetch (longest wait) |',
+    '|---|---:|---|---:|---:|---:|---|---:|---:|---:|',
     ...runs.map(
       (r) =>
-        `| ${r.configuration} | ${r.instances} | ${PHASE_NAMES.map((p) => r.requests[p]).join(' / ')} = **${r.total}** | ${fmt(r.perMinute, 1)} | ${one === undefined ? '' : fmt(r.total / one.total, 2)} | ${fmt(validTotal(r))} | ${refusedCell(r)} | ${fmt(r.flood.refused)} of ${fmt(r.flood.accepted + r.flood.refused)} |`,
+        `| ${r.configuration} | ${r.instances} | ${PHASE_NAMES.map((p) => r.requests[p]).join(' / ')} = **${r.total}** | ${fmt(r.perMinute, 1)} | ${one === undefined ? '' : fmt(r.total / one.total, 2)} | ${fmt(validTotal(r))} | ${refusedCell(r)} | ${fmt(r.flood.refused)} of ${fmt(r.flood.accepted + r.flood.refused)} | ${fmt(r.coldStartMs)} ms | ${fmt(r.deferred)} (${fmt(r.longestWaitMs)} ms) |`,
     ),
     '',
     `Load script, the same for each configuration, each against a fresh TestIssuer (RS256, ETag on: a refresh of an unchanged set is a 304, still one request): ` +
@@ -260,6 +284,7 @@ function printDetails(r: FleetRun): void {
   console.log(`${r.configuration}: ${r.total} upstream requests in ${fmt(r.durationMs / 1000, 1)} s (${fmt(r.perMinute, 1)}/min); per phase ${PHASE_NAMES.map((p) => `${p} ${r.requests[p]}`).join(', ')}`);
   r.fetchesByInstance.forEach((f, i) => console.log(`  instance ${i + 1} fetched: ${JSON.stringify(f)}`));
   for (const p of PHASE_NAMES) if (r.valid[p].accepted + r.valid[p].refused > 0) console.log(`  valid tokens, ${p}: ${r.valid[p].accepted} accepted, ${r.valid[p].refused} refused${r.valid[p].refused ? ` (${codes(r.valid[p])})` : ''}`);
+  console.log(`  cold start ${fmt(r.coldStartMs)} ms; ${r.deferred} valid tokens waited for a fetch, longest ${fmt(r.longestWaitMs, 1)} ms`);
   console.log(`  made-up kids: ${r.flood.accepted} accepted, ${r.flood.refused} refused (${codes(r.flood)})`);
   if (Object.keys(r.events).length > 0) console.log(`  events: ${JSON.stringify(r.events)}`);
 }
