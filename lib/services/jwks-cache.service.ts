@@ -33,6 +33,8 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
   /** @internal Issuer → key set; the verifier routes tokens through it directly. */
   readonly registry: IssuerRegistry;
   private readonly options: ResolvedJwksOptions;
+  /** The store this service made itself (none injected): it closes it (a fleet's Redis connections) at shutdown. */
+  private readonly ownStore: (KeySetStore & { close?(): Promise<void> }) | null;
 
   constructor(
     @Inject(JWKS_RESOLVED_OPTIONS) options: ResolvedJwksOptions,
@@ -45,12 +47,13 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
   ) {
     const log = new Logger('JwksAuth');
     this.options = options;
+    this.ownStore = store === undefined ? defaultKeySetStore(options, log) : null;
     this.registry = new IssuerRegistry({
       options,
       clock,
       fetcher,
       discover: discover ?? httpDiscoveryFetcher,
-      store: store ?? defaultKeySetStore(options, log),
+      store: store ?? (this.ownStore as KeySetStore),
       listeners: listeners ?? [loggingListener(log)],
     });
   }
@@ -69,8 +72,9 @@ export class JwksCacheService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /** Clears the timers and waits for pending snapshot writes, so a graceful stop keeps the last sets. */
-  onApplicationShutdown(): Promise<void> {
-    return this.registry.close();
+  async onApplicationShutdown(): Promise<void> {
+    await this.registry.close();
+    await this.ownStore?.close?.();
   }
 
   /** The issuers served, as their exact `iss`. */

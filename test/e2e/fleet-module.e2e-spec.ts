@@ -3,6 +3,9 @@ import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminu
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { JwksAuthModule, JwksCacheService, JwksHealthIndicator, Public } from '../../lib';
+import { resolveJwksOptions } from '../../lib/options/options.validator';
+import { systemClock } from '../../lib/cache/clock';
+import { httpJwksFetcher } from '../../lib/fetch/jwks.fetcher';
 import { TestIssuer, waitFor } from '../../lib/testing';
 import { bootApp, issuerOptions } from '../fixtures/app';
 import { RedisServer } from '../fixtures/redis-server';
@@ -85,6 +88,18 @@ describe('JwksAuthModule with fleet: { redis } (Nest apps in this process, one r
     expect(await clientCount(raw)).toBe(before + 2); // commands, and the pub/sub subscriber
     await app.close();
     apps.splice(apps.indexOf(app), 1);
+    let count = await clientCount(raw);
+    for (const until = Date.now() + 2_000; count !== before && Date.now() < until; count = await clientCount(raw)) await new Promise((r) => setTimeout(r, 25));
+    expect(count).toBe(before);
+  });
+
+  it('a JwksCacheService built by hand with fleet options closes the connections it opened at shutdown', async () => {
+    const before = await clientCount(raw);
+    const svc = new JwksCacheService(resolveJwksOptions(issuerOptions(issuer, { fleet: { redis: server.url, keyPrefix: `t${++prefixSeq}:` } })), systemClock, httpJwksFetcher);
+    await svc.onApplicationBootstrap();
+    expect(svc.getState()).toMatchObject({ fleet: 'joined', keyCount: 1 });
+    expect(await clientCount(raw)).toBe(before + 2);
+    await svc.onApplicationShutdown();
     let count = await clientCount(raw);
     for (const until = Date.now() + 2_000; count !== before && Date.now() < until; count = await clientCount(raw)) await new Promise((r) => setTimeout(r, 25));
     expect(count).toBe(before);
