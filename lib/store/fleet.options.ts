@@ -34,9 +34,16 @@ function isRedisClient(value: unknown): value is RedisClientLike {
   return typeof value === 'object' && value !== null && typeof (value as Partial<RedisClientLike>).call === 'function' && typeof (value as Partial<RedisClientLike>).duplicate === 'function';
 }
 
-/** A URL as shown in an error: its credentials masked. */
+/** A URL as shown in an error: everything up to its last `@` masked (a password may hold `/`, `#` or `?`). */
 function maskedUrl(value: string): string {
-  return describeValue(value.replace(/^([a-z]+:\/\/)[^/?#@]*@/i, '$1***@'));
+  return describeValue(value.replace(/^([a-z]+:\/\/).*@/is, '$1***@'));
+}
+
+/** ioredis options are a plain object literal: a `URL`, `Map` or class instance spread into them is empty (127.0.0.1:6379). */
+function isOptionsLiteral(value: unknown): boolean {
+  if (!isPlainObject(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 /** The `fleet` option: null without one. Every mistake goes into `problems`. */
@@ -72,7 +79,7 @@ export function fleetOption(problems: string[], value: unknown, snapshotPath: st
       problems.push(`fleet.redis must be a redis:// or rediss:// URL, got ${maskedUrl(redis)}`);
       return null;
     }
-  } else if (!isRedisClient(redis) && !isPlainObject(redis)) {
+  } else if (!isRedisClient(redis) && !isOptionsLiteral(redis)) {
     problems.push(`fleet.redis must be a redis:// URL, ioredis options or an ioredis client, got ${describeValue(redis)}`);
     return null;
   }
