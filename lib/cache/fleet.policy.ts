@@ -68,7 +68,8 @@ export function boundSharedState(shared: KeySetState, now: number, opts: KeySetP
     ...shared,
     fetchedAt,
     freshUntil: Math.min(shared.freshUntil, freshCap),
-    notBefore: Math.min(shared.notBefore, waitFrom + Math.max(opts.maxRetryAfterMs, opts.backoffMaxMs)),
+    // No failure on record, no reason to wait: a state this library writes clears both together.
+    notBefore: shared.lastError === null && shared.failures === 0 ? 0 : Math.min(shared.notBefore, waitFrom + Math.max(opts.maxRetryAfterMs, opts.backoffMaxMs)),
     lastAttemptAt: notAfterNow(shared.lastAttemptAt),
     lastUnknownKidFetchAt: notAfterNow(shared.lastUnknownKidFetchAt),
     lastError: shared.lastError === null ? null : { ...shared.lastError, at: lastErrorAt as number },

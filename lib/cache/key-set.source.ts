@@ -563,12 +563,18 @@ export class KeySetSource {
    */
   private async fetchAsFleet(flight: Flight, store: FleetKeySetStore): Promise<void> {
     const want = { reason: flight.reason, revision: flight.revision, force: flight.force };
+    // A holder keeps the lease at most its ttl; waiting longer means no holder will answer (a
+    // store whose lease does not lapse): fetch alone, as when the store cannot coordinate.
+    const giveUpAt = this.clock.now() + this.leaseTtlMs + 2 * FLEET_DEFAULTS.waitPollMs;
     for (;;) {
       if (this.closed || !fetchStillNeeded(this.state, this.clock.now(), this.policy, want)) return;
-      let lease: KeySetLease | null;
+      let lease: KeySetLease | null | 'no-coordination';
       try {
         lease = await store.lease(this.id, this.leaseTtlMs);
       } catch {
+        lease = 'no-coordination';
+      }
+      if (lease === 'no-coordination' || (lease === null && this.clock.now() >= giveUpAt)) {
         await this.fetchUpstream(flight);
         // Not awaited: Redis is likely down, and a waiting request must not wait on it.
         void this.shareState();
@@ -624,17 +630,37 @@ export class KeySetSource {
    * @throws when the shared set does not parse (the held state is left as it was)
    */
   private adopt(shared: KeySetState, origin: 'store' | 'watch'): void {
-    const bounded = boundSharedState(shared, this.clock.now(), this.policy, FLEET_DEFAULTS.maxClockSkewMs);
-    if (bounded === null) {
-      this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'implausible-times' });
-      return;
-    }
+    const usable = this.usableShared(shared);
+    if (usable === null) return;
+    const next = withChanges(combineStates(this.state, usable.state), this.unshared.values());
     const before = this.revoked;
-    this.commit(withChanges(combineStates(this.state, bounded), this.unshared.values()), { persist: false, origin });
+    this.commit(next, { persist: false, origin, parsed: next.jwks === usable.state.jwks ? usable.parsed : undefined });
     // Revocations made on another process: this process's log says so too (an on-call reads any pod's).
     if (this.revoked !== before) {
       for (const kid of this.revoked) if (!before.has(kid)) this.emit({ type: 'key-revoked', jwksUri: this.uri, kid, via: 'fleet' });
       for (const kid of before) if (!this.revoked.has(kid)) this.emit({ type: 'key-restored', jwksUri: this.uri, kid, via: 'fleet' });
+    }
+  }
+
+  /**
+   * A shared state as this process may use it: bounded by its options (null, reported, when its
+   * moments are implausible), and without its key set when that set does not parse or has no
+   * usable key (reported): its other members (revocations, backoff, cooldown) still count, and
+   * this process's own set wins, so the next write repairs the shared value instead of keeping
+   * a poisoned set that every process refuses. The parsed set comes along, so it is parsed once.
+   */
+  private usableShared(shared: KeySetState): { state: KeySetState; parsed?: KeyIndex } | null {
+    const bounded = boundSharedState(shared, this.clock.now(), this.policy, FLEET_DEFAULTS.maxClockSkewMs);
+    if (bounded === null) {
+      this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'implausible-times' });
+      return null;
+    }
+    if (bounded.jwks === null || bounded.jwks === this.state.jwks) return { state: bounded };
+    try {
+      return { state: bounded, parsed: this.parse(bounded.jwks) };
+    } catch {
+      this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'unusable-pushed-set' });
+      return { state: { ...bounded, jwks: null, fetchedAt: null, etag: null, freshUntil: 0, setRevision: 0 } };
     }
   }
 
@@ -687,10 +713,10 @@ export class KeySetSource {
     try {
       written = await store.update(this.id, (current) => {
         included = [...this.unshared];
-        const bounded = current === null ? null : boundSharedState(current, this.clock.now(), this.policy, FLEET_DEFAULTS.maxClockSkewMs);
+        const usable = current === null ? null : this.usableShared(current);
         // Nothing usable stored (none yet, flushed, or a value refused): this process's state repairs it.
-        if (bounded === null) return this.state;
-        return withChanges(combineStates(this.state, bounded), this.unshared.values());
+        if (usable === null) return this.state;
+        return withChanges(combineStates(this.state, usable.state), this.unshared.values());
       });
     } catch (err) {
       this.emit({ type: 'store-save-failed', jwksUri: this.uri, code: String((err as { code?: string })?.code ?? 'error') });

@@ -15,7 +15,8 @@ import type { FleetKeySetStore, KeySetId, KeySetLease } from './key-set.store.js
 export interface RedisClientLike {
   readonly status: string;
   call(command: string, ...args: (string | number)[]): Promise<unknown>;
-  duplicate(): RedisClientLike;
+  /** ioredis's `Redis.duplicate(override)`; a `Cluster`'s takes other arguments and is called without. */
+  duplicate(override?: Record<string, unknown>): RedisClientLike;
   subscribe(...channels: string[]): Promise<unknown>;
   unsubscribe(...channels: string[]): Promise<unknown>;
   on(event: string, listener: (...args: any[]) => void): unknown;
@@ -58,14 +59,25 @@ const FORMAT_VERSION = 1;
 /**
  * Reads the state only if it is a string within the cap: STRLEN first, so a huge value is refused
  * without being transferred. Returns what the value is, as `update` compares it (`''` no key,
- * `wrong-type` another Redis type, `too-large`, else the SHA-1 of the text), then the text.
+ * `wrong-type` another Redis type, `too-large`, else the SHA-1 of the text), then the text, unless
+ * its SHA-1 is ARGV[2] (what the reader holds already): a change notice for an unchanged value
+ * then costs no transfer and no parsing.
  */
 const READ_SCRIPT = `local t = redis.call('TYPE', KEYS[1])['ok']
 if t == 'none' then return {''} end
 if t ~= 'string' then return {'wrong-type'} end
 if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then return {'too-large'} end
 local v = redis.call('GET', KEYS[1])
-return {redis.sha1hex(v), v}`;
+local d = redis.sha1hex(v)
+if d == ARGV[2] then return {d} end
+return {d, v}`;
+/**
+ * Takes the fetch lease (SET NX PX). A lease key without an expiry (left by a hand-made SET, or
+ * planted) would make every process wait for ever: it is given the ttl, so it lapses like any.
+ */
+const LEASE_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
 /**
  * `update`'s write: sets the state and announces it only if the key still holds what the caller
  * read (described as READ_SCRIPT does), so a write another process made in between is never
@@ -125,8 +137,11 @@ interface Watcher {
   id: KeySetId;
   keys: RedisKeySetKeys;
   onChange: (state: KeySetState) => void;
-  /** The stored text this process last holds (delivered or saved itself): an unchanged value is not pushed again. */
-  lastText: string | null;
+  /** SHA-1 of the stored text this process last holds (delivered or written itself): an unchanged value is neither read nor pushed again. */
+  lastSeen: string;
+  /** A read for a notice is running; `again`: another notice came meanwhile, read once more after it. */
+  reading: boolean;
+  again: boolean;
 }
 
 /**
@@ -263,12 +278,13 @@ export class RedisKeySetStore implements FleetKeySetStore {
 
   /** This process holds what it wrote: the value is not pushed back to it. */
   private holds(channel: string, text: string): void {
-    for (const w of this.watchers.get(channel) ?? []) w.lastText = text;
+    const seen = createHash('sha1').update(text).digest('hex');
+    for (const w of this.watchers.get(channel) ?? []) w.lastSeen = seen;
   }
 
   watch(id: KeySetId, onChange: (state: KeySetState) => void): () => void {
     const keys = this.keysOf(id);
-    const watcher: Watcher = { id, keys, onChange, lastText: null };
+    const watcher: Watcher = { id, keys, onChange, lastSeen: '', reading: false, again: false };
     let set = this.watchers.get(keys.channel);
     const first = set === undefined;
     if (set === undefined) {
@@ -320,12 +336,12 @@ export class RedisKeySetStore implements FleetKeySetStore {
     const token = randomBytes(16).toString('hex');
     let reply: unknown;
     try {
-      reply = await this.run((c) => c.call('SET', key, token, 'NX', 'PX', ttlMs));
+      reply = await this.run((c) => c.call('EVAL', LEASE_SCRIPT, 1, key, token, ttlMs));
     } catch (err) {
       this.trouble('lease', err);
       throw err;
     }
-    if (reply !== 'OK') return null;
+    if (Number(reply) !== 1) return null;
     let released = false;
     return {
       release: async () => {
@@ -359,13 +375,14 @@ export class RedisKeySetStore implements FleetKeySetStore {
    * The stored state after every check (null when there is none or it is refused, logged), its
    * text, and what the key held as `update` compares it.
    */
-  private async read(id: KeySetId): Promise<{ seen: string; text: string | null; state: KeySetState | null }> {
-    const reply = await this.run((c) => c.call('EVAL', READ_SCRIPT, 1, this.keysOf(id).state, REDIS_STORE_DEFAULTS.maxStateBytes));
+  private async read(id: KeySetId, held = ''): Promise<{ seen: string; text: string | null; state: KeySetState | null; unchanged?: true }> {
+    const reply = await this.run((c) => c.call('EVAL', READ_SCRIPT, 1, this.keysOf(id).state, REDIS_STORE_DEFAULTS.maxStateBytes, held));
     const seen: unknown = Array.isArray(reply) ? reply[0] : undefined;
     if (typeof seen !== 'string') throw new JwksStoreError('unavailable', 'RedisKeySetStore: unexpected reply to a read');
     if (seen === '') return { seen, text: null, state: null };
     if (seen === 'wrong-type') return { seen, text: null, state: this.refuse('foreign') };
     if (seen === 'too-large') return { seen, text: null, state: this.refuse('too-large') };
+    if ((reply as unknown[]).length === 1 && held !== '' && seen === held) return { seen, text: null, state: null, unchanged: true };
     const raw: unknown = (reply as unknown[])[1];
     const text = typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString() : null;
     if (text === null) return { seen, text: null, state: this.refuse('foreign') };
@@ -407,18 +424,38 @@ export class RedisKeySetStore implements FleetKeySetStore {
     for (const w of set) void this.deliver(w);
   }
 
-  /** Reads the key of a watched set and pushes it when it differs from what this process holds. */
+  /**
+   * Reads the key of a watched set and pushes it when it differs from what this process holds. One
+   * read at a time per watcher: notices arriving meanwhile ask for one more read after it, so a
+   * flood of notices costs a read per round trip, not one per notice.
+   */
   private async deliver(w: Watcher): Promise<void> {
-    let read: { text: string | null; state: KeySetState | null };
+    if (w.reading) {
+      w.again = true;
+      return;
+    }
+    w.reading = true;
     try {
-      read = await this.read(w.id);
+      do {
+        w.again = false;
+        await this.deliverOnce(w);
+      } while (w.again && !this.closed);
+    } finally {
+      w.reading = false;
+    }
+  }
+
+  private async deliverOnce(w: Watcher): Promise<void> {
+    let read: { seen: string; text: string | null; state: KeySetState | null; unchanged?: true };
+    try {
+      read = await this.read(w.id, w.lastSeen);
     } catch (err) {
       this.trouble('watch', err);
       return;
     }
-    const { text, state } = read;
-    if (state === null || text === null || text === w.lastText || this.closed || !this.watchers.get(w.keys.channel)?.has(w)) return;
-    w.lastText = text;
+    const { seen, state } = read;
+    if (read.unchanged || state === null || this.closed || !this.watchers.get(w.keys.channel)?.has(w)) return;
+    w.lastSeen = seen;
     try {
       w.onChange(state);
     } catch {
@@ -459,12 +496,18 @@ export class RedisKeySetStore implements FleetKeySetStore {
   /** The pub/sub connection, a duplicate of the client (a subscribed connection can run no other command); always ours to close. */
   private subscriber(): Promise<RedisClientLike> {
     this.subscriberPromise ??= this.client().then((c) => {
-      const s = c.duplicate();
+      // Our own resubscription, not ioredis's: its automatic one leaves a rejected promise
+      // unhandled when Redis drops again at once, and an unhandled rejection ends the process.
+      // (A Cluster's duplicate takes other arguments and keeps its own.)
+      const s = (c as { isCluster?: boolean }).isCluster === true ? c.duplicate() : c.duplicate({ autoResubscribe: false });
       let readyBefore = false;
       s.on('error', (err: unknown) => this.trouble('subscriber', err));
       s.on('message', (channel: string, message: string) => this.onMessage(channel, message));
       s.on('ready', () => {
         this.reachable();
+        const channels = [...this.watchers.keys()];
+        // Every time: a subscription queued before a first connection that failed never reached Redis.
+        if (channels.length > 0) s.subscribe(...channels).catch((err: unknown) => this.trouble('subscribe', err));
         if (readyBefore) this.resync();
         readyBefore = true;
       });

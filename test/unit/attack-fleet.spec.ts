@@ -48,8 +48,7 @@ describe('attack: fleet shared state passing the validator but holding no usable
     f.fleet.write(null, ID, { ...current, jwks: JSON.stringify({ keys: [] }), revision, setRevision: revision });
   }
 
-  // FAILS on the current code (it.failing): flip to it() once fixed.
-  it.failing('a revocation on one process still reaches the others after the shared set was poisoned', async () => {
+  it('a revocation on one process still reaches the others after the shared set was poisoned', async () => {
     const f = fleetOf(3);
     all.push(...f.sources);
     await Promise.all(f.sources.map((s) => s.start()));
@@ -64,8 +63,7 @@ describe('attack: fleet shared state passing the validator but holding no usable
     for (const s of f.sources.slice(1)) await expect(s.getSigningKey('k1')).rejects.toBeInstanceOf(KeyRevokedError);
   });
 
-  // FAILS on the current code (it.failing): flip to it() once fixed.
-  it.failing('the fleet repairs a poisoned shared set at its next fetch (the stored set becomes usable again)', async () => {
+  it('the fleet repairs a poisoned shared set at its next fetch (the stored set becomes usable again)', async () => {
     const f = fleetOf(2);
     all.push(...f.sources);
     await Promise.all(f.sources.map((s) => s.start()));
@@ -77,8 +75,7 @@ describe('attack: fleet shared state passing the validator but holding no usable
     expect((JSON.parse(stored.jwks!) as { keys: unknown[] }).keys.length).toBeGreaterThan(0);
   });
 
-  // FAILS on the current code (it.failing): flip to it() once fixed.
-  it.failing('after poisoning, unknown kids over four processes still cost one upstream fetch per cooldown', async () => {
+  it('after poisoning, unknown kids over four processes still cost one upstream fetch per cooldown', async () => {
     const f = fleetOf(4);
     all.push(...f.sources);
     await Promise.all(f.sources.map((s) => s.start()));
