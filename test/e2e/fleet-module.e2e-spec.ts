@@ -1,8 +1,9 @@
-import { Controller, Get, type INestApplication } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import type { INestApplication } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { JwksAuthModule, JwksCacheService, JwksHealthIndicator, Public } from '../../lib';
+import { JwksAuthModule, JwksCacheService } from '../../lib';
+import { IssuersHealthController } from '../fixtures/health.controller';
 import { resolveJwksOptions } from '../../lib/options/options.validator';
 import { systemClock } from '../../lib/cache/clock';
 import { httpJwksFetcher } from '../../lib/fetch/jwks.fetcher';
@@ -10,18 +11,6 @@ import { TestIssuer, waitFor } from '../../lib/testing';
 import { bootApp, issuerOptions } from '../fixtures/app';
 import { RedisServer } from '../fixtures/redis-server';
 import { ProtectedController } from '../fixtures/protected.controller';
-
-@Controller('health')
-class HealthController {
-  constructor(private readonly health: HealthCheckService, private readonly jwks: JwksHealthIndicator) {}
-
-  @Public()
-  @Get()
-  @HealthCheck()
-  check() {
-    return this.health.check([() => this.jwks.isHealthy()]);
-  }
-}
 
 /** Connections Redis holds from clients other than `raw` itself. */
 async function clientCount(raw: Redis): Promise<number> {
@@ -39,7 +28,7 @@ describe('JwksAuthModule with fleet: { redis } (Nest apps in this process, one r
   const boot = (prefix: string) =>
     bootApp({
       imports: [TerminusModule, JwksAuthModule.forRoot(issuerOptions(issuer, { fleet: { redis: server.url, keyPrefix: prefix } }))],
-      controllers: [ProtectedController, HealthController],
+      controllers: [ProtectedController, IssuersHealthController],
     }).then((app) => {
       apps.push(app);
       return app;
@@ -117,7 +106,7 @@ describe('JwksAuthModule with fleet: { redis } (Nest apps in this process, one r
   it('starts and verifies with Redis unreachable: fleet degraded, health still up', async () => {
     const app = await bootApp({
       imports: [TerminusModule, JwksAuthModule.forRoot(issuerOptions(issuer, { fleet: { redis: 'redis://127.0.0.1:1', keyPrefix: 'down:' } }))],
-      controllers: [ProtectedController, HealthController],
+      controllers: [ProtectedController, IssuersHealthController],
     });
     apps.push(app);
     await request(app.getHttpServer()).get('/me').set('Authorization', `Bearer ${issuer.sign({ sub: 'bob' })}`).expect(200);

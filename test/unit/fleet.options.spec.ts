@@ -1,19 +1,11 @@
-import { JwksOptionsError, MemoryKeySetStore } from '../../lib';
+import { MemoryKeySetStore } from '../../lib';
 import { resolveJwksOptions } from '../../lib/options/options.validator';
+import { BASE_OPTIONS, optionProblems } from '../fixtures/option-problems';
 import { MemoryFleet } from '../fixtures/memory-fleet.store';
 import { FakeClock } from '../../lib/testing';
 
-const base = { issuer: 'https://tenant.auth0.com/', jwksUri: 'https://tenant.auth0.com/.well-known/jwks.json', audience: 'https://api' };
-
-function problems(extra: Record<string, unknown>): string[] {
-  try {
-    resolveJwksOptions({ ...base, ...extra } as never);
-  } catch (err) {
-    expect(err).toBeInstanceOf(JwksOptionsError);
-    return (err as JwksOptionsError).problems;
-  }
-  throw new Error('the options were accepted');
-}
+const base = BASE_OPTIONS;
+const problems = optionProblems;
 
 describe('the fleet option', () => {
   it('resolves: absent is null; a URL, ioredis options or a client with the default or given prefix; a fleet store', () => {

@@ -1,18 +1,8 @@
-import { JwksOptionsError } from '../../lib';
 import { resolveJwksOptions } from '../../lib/options/options.validator';
+import { BASE_OPTIONS, optionProblems } from '../fixtures/option-problems';
 
-const base = { issuer: 'https://tenant.auth0.com/', jwksUri: 'https://tenant.auth0.com/.well-known/jwks.json', audience: 'https://api' };
-
-/** The problems a startup error lists for these options. */
-function problems(extra: Record<string, unknown>): string[] {
-  try {
-    resolveJwksOptions({ ...base, ...extra } as never);
-  } catch (err) {
-    expect(err).toBeInstanceOf(JwksOptionsError);
-    return (err as JwksOptionsError).problems;
-  }
-  throw new Error('the options were accepted');
-}
+const base = BASE_OPTIONS;
+const problems = optionProblems;
 
 describe('the websocket option', () => {
   it('resolves: the default is null, auth names default to "token", header names are lower-cased, scheme defaults by header', () => {
