@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { FLEET_DEFAULTS, fleetLeaseTtlMs, JWKS_DEFAULTS } from '../jwks-auth.constants.js';
+import { JWKS_DEFAULTS } from '../jwks-auth.constants.js';
 import {
   JwksArgumentError,
   JwksFetchError,
@@ -19,10 +19,11 @@ import type { DiscoveryDocumentKind, DiscoveryFetcher } from '../fetch/discovery
 import { KeyIndex, parseJwkSet, type VerificationKey } from '../verify/jwk-set.parser.js';
 import { SAFE_KID } from '../verify/kid.js';
 import type { JwksAuthEventBody, JwksAuthEventListener } from '../events/jwks-auth.events.js';
-import { isFleetStore, type FleetKeySetStore, type KeySetId, type KeySetLease, type KeySetStore } from '../store/key-set.store.js';
+import { isFleetStore, type KeySetId, type KeySetStore } from '../store/key-set.store.js';
 import { randomOf, type Clock, type TimerHandle } from './clock.js';
 import { initialKeySetState, type KeySetError, type KeySetState } from './key-set.state.js';
-import { boundSharedState, combineStates, fetchStillNeeded, invalidation, withChanges, type SharedChange } from './fleet.policy.js';
+import { fetchStillNeeded, invalidation } from './fleet.policy.js';
+import { FleetMember } from './fleet.member.js';
 import {
   decideLookup,
   decideRefresh,
@@ -165,21 +166,8 @@ export class KeySetSource {
   private readonly fetcher: JwksFetcher;
   private readonly listeners: readonly JwksAuthEventListener[];
   private readonly store: KeySetStore;
-  /** The store, when a fleet shares it: fetches then go through its lease, and changes through `update`. */
-  private readonly fleet: FleetKeySetStore | null;
-  private readonly leaseTtlMs: number;
-  /**
-   * Operator changes made here and not yet in the shared state, by what they change (`kid:<kid>`
-   * for a revocation or restoration, `invalidate`): the latest per key, so the list stays bounded
-   * by the kids touched however long Redis is away.
-   */
-  private readonly unshared = new Map<string, SharedChange>();
-  /** The shared-state write running now; `writeAgain` asks it for one more round. */
-  private writing: Promise<void> | null = null;
-  private writeAgain = false;
-  private retryTimer: TimerHandle | null = null;
-  /** Flights waiting for another process's result, woken by a push. */
-  private readonly wakers = new Set<() => void>();
+  /** With a store a fleet shares: fetches go through its lease, and changes through `update`. */
+  private readonly fleet: FleetMember | null;
   private unwatch: (() => void) | null = null;
   private readonly policy: KeySetPolicyOptions;
   /** The JWKS URI as logged; for discovery, the issuer until the document has named it. */
@@ -216,14 +204,28 @@ export class KeySetSource {
     this.id = Object.freeze({ issuer: own.issuer, jwksUri: own.jwksUri });
     this.discover = discover ?? null;
     this.store = store;
-    this.fleet = isFleetStore(store) ? store : null;
-    this.leaseTtlMs = fleetLeaseTtlMs(options.fetch.timeoutMs);
     this.clock = clock;
     this.fetcher = fetcher;
     this.listeners = listeners;
     this.policy = { ...options.cache, unavailableRetryMaxMs: JWKS_DEFAULTS.unavailableRetryMaxMs };
     this.uri = uriForLog(own.jwksUri ?? own.issuer);
     this.random = randomOf(clock);
+    this.fleet = isFleetStore(store)
+      ? new FleetMember(
+          store,
+          {
+            id: this.id,
+            clock,
+            policy: this.policy,
+            state: () => this.state,
+            closed: () => this.closed,
+            take: (next, origin, parsed) => this.takeShared(next, origin, parsed),
+            parse: (jwks) => this.parse(jwks),
+            emit: (body) => this.emit({ ...body, jwksUri: this.uri } as JwksAuthEventBody),
+          },
+          options.fetch.timeoutMs,
+        )
+      : null;
   }
 
   /**
@@ -261,12 +263,9 @@ export class KeySetSource {
     // A fetch in flight (a hanging warm-up, say) ends now rather than at its timeout.
     this.shutdown.abort();
     this.cancelTimer();
-    if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    for (const wake of this.wakers) wake();
     this.unwatch?.();
     this.unwatch = null;
-    await Promise.all([this.storeWrite, this.writing]);
+    await Promise.all([this.storeWrite, this.fleet?.close()]);
   }
 
   /**
@@ -276,14 +275,15 @@ export class KeySetSource {
    */
   applyStored(state: KeySetState): void {
     if (this.closed) return;
+    if (this.fleet !== null) {
+      this.fleet.pushed(state);
+      return;
+    }
     try {
-      if (this.fleet !== null) this.adopt(state, 'watch');
-      else this.commit(state, { persist: false, origin: 'watch' });
+      this.commit(state, { persist: false, origin: 'watch' });
     } catch {
       this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'unusable-pushed-set' });
     }
-    // A flight waiting for another process's fetch looks at what arrived.
-    for (const wake of this.wakers) wake();
   }
 
   /**
@@ -409,7 +409,7 @@ export class KeySetSource {
     this.invalidatedAtSeq = this.fetchSeq;
     const revision = this.state.revision;
     this.commit(onInvalidate(this.state, this.clock.now()));
-    this.share('invalidate', invalidation(revision));
+    this.fleet?.share('invalidate', invalidation(revision));
   }
 
   /**
@@ -425,7 +425,7 @@ export class KeySetSource {
       throw new JwksArgumentError(`revokeKey(kid): at most ${JWKS_DEFAULTS.maxRevokedKids} kids can be revoked at once; restore some first`);
     }
     this.commit(onKeyRevoked(this.state, kid));
-    this.share(`kid:${kid}`, (s) => onKeyRevoked(s, kid));
+    this.fleet?.share(`kid:${kid}`, (s) => onKeyRevoked(s, kid));
     this.emit({ type: 'key-revoked', jwksUri: this.uri, kid });
   }
 
@@ -434,7 +434,7 @@ export class KeySetSource {
     this.checkKid('restoreKey', kid);
     if (!this.state.revokedKids.includes(kid)) return;
     this.commit(onKeyRestored(this.state, kid));
-    this.share(`kid:${kid}`, (s) => onKeyRestored(s, kid));
+    this.fleet?.share(`kid:${kid}`, (s) => onKeyRestored(s, kid));
     this.emit({ type: 'key-restored', jwksUri: this.uri, kid });
   }
 
@@ -470,7 +470,7 @@ export class KeySetSource {
       lastError: s.lastError,
       fetchCount: this.fetchCount,
       notModifiedCount: this.notModifiedCount,
-      fleet: this.fleet === null ? 'off' : (this.fleet.fleetStatus?.() ?? 'joined'),
+      fleet: this.fleet === null ? 'off' : this.fleet.status(),
     };
   }
 
@@ -531,13 +531,17 @@ export class KeySetSource {
     });
   }
 
-  /** Single flight: every caller while a fetch runs shares it (in a fleet, every process: see `fetchAsFleet`). */
+  /** Single flight: every caller while a fetch runs shares it (in a fleet, every process: see `FleetMember.fetch`). */
   private startFetch(reason: FetchReason, force = false): Flight {
     if (this.flight !== null) return this.flight;
     const now = this.clock.now();
     const flight: Flight = { seq: ++this.fetchSeq, reason, startedAt: now, force, revision: this.state.revision, done: Promise.resolve(), deadline: null, deadlineTimer: null };
     this.flight = flight;
-    flight.done = (this.fleet === null ? this.fetchUpstream(flight) : this.fetchAsFleet(flight, this.fleet)).finally(() => {
+    const fetched =
+      this.fleet === null
+        ? this.fetchUpstream(flight)
+        : this.fleet.fetch({ reason, revision: flight.revision, force }, () => this.fetchUpstream(flight));
+    flight.done = fetched.finally(() => {
       if (flight.deadlineTimer !== null) this.clock.clearTimeout(flight.deadlineTimer);
       this.flight = null;
       this.schedule();
@@ -552,189 +556,26 @@ export class KeySetSource {
     return this.fetchOnce(flight.seq, flight.reason, now);
   }
 
-  /**
-   * A fetch for a fleet: only the holder of the store's lease asks the IdP, and writes the
-   * outcome (a new set, a 304, or a failure with its backoff and `Retry-After`) to the shared
-   * state before it lets the lease go; every other process waits for that result, pushed by the
-   * store (or looked for every `FLEET_DEFAULTS.waitPollMs`), and never fetches meanwhile. A
-   * holder that dies leaves a lease that lapses after `fleetLeaseTtlMs`; the next process to take
-   * it fetches. When the store cannot coordinate (Redis down or slow), this process fetches as a
-   * lone process would: its own single flight, cooldown and backoff.
-   */
-  private async fetchAsFleet(flight: Flight, store: FleetKeySetStore): Promise<void> {
-    const want = { reason: flight.reason, revision: flight.revision, force: flight.force };
-    // A holder keeps the lease at most its ttl; waiting longer means no holder will answer (a
-    // store whose lease does not lapse): fetch alone, as when the store cannot coordinate.
-    const giveUpAt = this.clock.now() + this.leaseTtlMs + 2 * FLEET_DEFAULTS.waitPollMs;
-    for (;;) {
-      if (this.closed || !fetchStillNeeded(this.state, this.clock.now(), this.policy, want)) return;
-      let lease: KeySetLease | null | 'no-coordination';
-      try {
-        lease = await store.lease(this.id, this.leaseTtlMs);
-      } catch {
-        lease = 'no-coordination';
-      }
-      if (lease === 'no-coordination' || (lease === null && this.clock.now() >= giveUpAt)) {
-        await this.fetchUpstream(flight);
-        // Not awaited: Redis is likely down, and a waiting request must not wait on it.
-        void this.shareState();
-        return;
-      }
-      if (lease === null) {
-        await this.pushedOr(FLEET_DEFAULTS.waitPollMs);
-        continue;
-      }
-      try {
-        // The holder before may have written its result just now: read it before asking the IdP.
-        const shared = await store.load(this.id);
-        if (shared !== null && !this.closed) this.adoptQuietly(shared, 'store');
-        if (this.closed || !fetchStillNeeded(this.state, this.clock.now(), this.policy, want)) return;
-        await this.fetchUpstream(flight);
-        await this.shareState();
-      } finally {
-        await lease.release();
-      }
-      return;
-    }
-  }
-
-  /** Resolves when another process's result is pushed, after `ms`, or at close. */
-  private pushedOr(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        this.clock.clearTimeout(timer);
-        this.wakers.delete(wake);
-        resolve();
-      };
-      const timer = this.clock.setTimeout(wake, ms);
-      this.wakers.add(wake);
-    });
-  }
-
-  /** Reads the fleet's state at startup, before any fetch; Redis trouble (logged by the store) just means none. */
-  private async joinFleet(store: FleetKeySetStore): Promise<void> {
-    const shared = await store.load(this.id).catch(() => null);
-    if (shared === null || this.closed) return;
-    this.adoptQuietly(shared, 'store');
+  /** Takes the fleet's state at startup, and says so when it serves from it. */
+  private async joinFleet(fleet: FleetMember): Promise<void> {
+    await fleet.join();
     const now = this.clock.now();
     const s = this.state;
-    if (s.jwks === null || s.fetchedAt === null || !isUsable(s, now, this.policy)) return;
+    if (this.closed || s.jwks === null || s.fetchedAt === null || !isUsable(s, now, this.policy)) return;
     const event = { jwksUri: this.uri, keyCount: this.index.size, ageMs: now - s.fetchedAt };
     // A fresh set is a normal start; a stale one serves until the IdP answers, as a snapshot would.
     this.emit(phaseOf(s, now, this.policy) === 'fresh' ? { type: 'fleet-joined', ...event } : { type: 'store-restored', ...event });
   }
 
-  /**
-   * Takes a shared state as this process's: bounded by this process's options, combined with
-   * what it knows itself (see `combineStates`), with its own changes not yet shared on top.
-   * @throws when the shared set does not parse (the held state is left as it was)
-   */
-  private adopt(shared: KeySetState, origin: 'store' | 'watch'): void {
-    const usable = this.usableShared(shared);
-    if (usable === null) return;
-    const next = withChanges(combineStates(this.state, usable.state), this.unshared.values());
+  /** A state combined with the fleet's becomes this one (see `FleetHost.take`). */
+  private takeShared(next: KeySetState, origin: 'store' | 'watch', parsed: KeyIndex | undefined): void {
     const before = this.revoked;
-    this.commit(next, { persist: false, origin, parsed: next.jwks === usable.state.jwks ? usable.parsed : undefined });
+    this.commit(next, { persist: false, origin, parsed });
     // Revocations made on another process: this process's log says so too (an on-call reads any pod's).
     if (this.revoked !== before) {
       for (const kid of this.revoked) if (!before.has(kid)) this.emit({ type: 'key-revoked', jwksUri: this.uri, kid, via: 'fleet' });
       for (const kid of before) if (!this.revoked.has(kid)) this.emit({ type: 'key-restored', jwksUri: this.uri, kid, via: 'fleet' });
     }
-  }
-
-  /**
-   * A shared state as this process may use it: bounded by its options (null, reported, when its
-   * moments are implausible), and without its key set when that set does not parse or has no
-   * usable key (reported): its other members (revocations, backoff, cooldown) still count, and
-   * this process's own set wins, so the next write repairs the shared value instead of keeping
-   * a poisoned set that every process refuses. The parsed set comes along, so it is parsed once.
-   */
-  private usableShared(shared: KeySetState): { state: KeySetState; parsed?: KeyIndex } | null {
-    const bounded = boundSharedState(shared, this.clock.now(), this.policy, FLEET_DEFAULTS.maxClockSkewMs);
-    if (bounded === null) {
-      this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'implausible-times' });
-      return null;
-    }
-    if (bounded.jwks === null || bounded.jwks === this.state.jwks) return { state: bounded };
-    try {
-      return { state: bounded, parsed: this.parse(bounded.jwks) };
-    } catch {
-      this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'unusable-pushed-set' });
-      return { state: { ...bounded, jwks: null, fetchedAt: null, etag: null, freshUntil: 0, setRevision: 0 } };
-    }
-  }
-
-  private adoptQuietly(shared: KeySetState, origin: 'store' | 'watch'): void {
-    try {
-      this.adopt(shared, origin);
-    } catch {
-      this.emit({ type: 'store-not-used', jwksUri: this.uri, reason: 'unusable-pushed-set' });
-    }
-  }
-
-  /** An operator's change: held here at once (the caller committed it), and written to the fleet's state. */
-  private share(key: string, change: SharedChange): void {
-    if (this.fleet === null || this.closed) return;
-    // Delete first: a Map keeps first-insertion order, and a newer change belongs at the end.
-    this.unshared.delete(key);
-    this.unshared.set(key, change);
-    void this.shareState();
-  }
-
-  /**
-   * Writes what this process knows (a fetch's outcome, its unshared changes) into the shared
-   * state, one write at a time; a call while one runs asks it for another round. Resolves when
-   * the writes end; never rejects.
-   */
-  private shareState(): Promise<void> {
-    if (this.fleet === null || this.closed) return Promise.resolve();
-    this.writeAgain = true;
-    // writeRounds always awaits before it ends, so `writing` is set before its finally clears it.
-    this.writing ??= this.writeRounds(this.fleet).finally(() => {
-      this.writing = null;
-    });
-    return this.writing;
-  }
-
-  private async writeRounds(store: FleetKeySetStore): Promise<void> {
-    while (this.writeAgain && !this.closed) {
-      this.writeAgain = false;
-      if (!(await this.writeShared(store))) {
-        this.retryShareLater();
-        return;
-      }
-    }
-  }
-
-  /** One write of the combined state; false when the store could not be reached (it logs why). */
-  private async writeShared(store: FleetKeySetStore): Promise<boolean> {
-    let included: [string, SharedChange][] = [];
-    let written: KeySetState | null;
-    try {
-      written = await store.update(this.id, (current) => {
-        included = [...this.unshared];
-        const usable = current === null ? null : this.usableShared(current);
-        // Nothing usable stored (none yet, flushed, or a value refused): this process's state repairs it.
-        if (usable === null) return this.state;
-        return withChanges(combineStates(this.state, usable.state), this.unshared.values());
-      });
-    } catch (err) {
-      this.emit({ type: 'store-save-failed', jwksUri: this.uri, code: String((err as { code?: string })?.code ?? 'error') });
-      return false;
-    }
-    // Written: forget each change, unless a newer one for the same key came meanwhile.
-    for (const [key, change] of included) if (this.unshared.get(key) === change) this.unshared.delete(key);
-    if (written !== null && !this.closed) this.adoptQuietly(written, 'store');
-    return true;
-  }
-
-  /** Changes that did not reach the fleet are written again until they do; a fetch's outcome waits for the next write. */
-  private retryShareLater(): void {
-    if (this.unshared.size === 0 || this.retryTimer !== null || this.closed) return;
-    this.retryTimer = this.clock.setTimeout(() => {
-      this.retryTimer = null;
-      void this.shareState();
-    }, FLEET_DEFAULTS.changeRetryMs);
   }
 
   /** One upstream fetch; never rejects: its outcome lands in the state. */
@@ -876,7 +717,7 @@ export class KeySetSource {
       this.index = this.revoked.size === 0 ? this.parsed : new KeyIndex(this.parsed.keys.filter((k) => k.kid === undefined || !this.revoked.has(k.kid)), this.parsed.rejected);
     }
     if (parsed !== undefined && parsed !== before && next.jwks !== prev.jwks) this.emitChanged(before, parsed, change.origin ?? 'fetch');
-    // A fleet writes through `shareState` (merged with other processes' changes), not here.
+    // A fleet writes through `FleetMember.write` (merged with other processes' changes), not here.
     if ((change.persist ?? true) && this.fleet === null && next.fetchedAt !== prev.fetchedAt) this.save();
     // While a fetch runs, its end re-arms the timer.
     if (this.flight === null) this.schedule();
