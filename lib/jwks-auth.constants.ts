@@ -268,6 +268,12 @@ export const FLEET_DEFAULTS = {
    * the whole state is refused (a cooldown or backoff counted from the future would never end).
    */
   maxClockSkewMs: 60_000,
+  /**
+   * Most operator changes one process holds for the fleet while its store is unreachable (one per
+   * kid, the latest winning): room for every kid revoked and as many restored; beyond it
+   * `revokeKey()`/`restoreKey()` refuse rather than grow without bound.
+   */
+  maxUnsharedChanges: 2 * JWKS_DEFAULTS.maxRevokedKids,
 } as const;
 
 /** How long the fetch lease lives: the holder's longest fetch (discovery and keys) plus a margin. */

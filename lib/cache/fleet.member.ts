@@ -1,4 +1,5 @@
 import { FLEET_DEFAULTS, fleetLeaseTtlMs } from '../jwks-auth.constants.js';
+import { JwksArgumentError } from '../errors/jwks.errors.js';
 import type { JwksAuthEventBody } from '../events/jwks-auth.events.js';
 import type { FleetKeySetStore, KeySetId, KeySetLease } from '../store/key-set.store.js';
 import type { KeyIndex } from '../verify/jwk-set.parser.js';
@@ -126,9 +127,17 @@ export class FleetMember {
     for (const wake of this.wakers) wake();
   }
 
-  /** An operator's change: held here at once (the caller committed it), and written to the fleet's state. */
+  /**
+   * An operator's change, written to the fleet's state (the caller holds it here at once).
+   * @throws JwksArgumentError when `FLEET_DEFAULTS.maxUnsharedChanges` changes already wait for an unreachable store
+   */
   share(key: string, change: SharedChange): void {
     if (this.host.closed()) return;
+    if (!this.unshared.has(key) && this.unshared.size >= FLEET_DEFAULTS.maxUnsharedChanges) {
+      throw new JwksArgumentError(
+        `${FLEET_DEFAULTS.maxUnsharedChanges} revocations, restorations and invalidations already wait for the fleet's store (Redis unreachable); try again once it is back (fleet: 'joined')`,
+      );
+    }
     // Delete first: a Map keeps first-insertion order, and a newer change belongs at the end.
     this.unshared.delete(key);
     this.unshared.set(key, change);
@@ -164,7 +173,6 @@ export class FleetMember {
    */
   private adoptQuietly(shared: KeySetState, origin: 'store' | 'watch'): void {
     const usable = this.usable(shared);
-    if (usable === null) return;
     const next = withChanges(combineStates(this.host.state(), usable.state), this.unshared.values());
     try {
       this.host.take(next, origin, next.jwks === usable.state.jwks ? usable.parsed : undefined);
@@ -174,18 +182,20 @@ export class FleetMember {
   }
 
   /**
-   * A shared state as this process may use it: bounded by its options (null, reported, when its
-   * moments are implausible), and without its key set when that set does not parse or has no
-   * usable key (reported): its other members (revocations, backoff, cooldown) still count, and
-   * this process's own set wins, so the next write repairs the shared value instead of keeping
-   * a poisoned set that every process refuses. The parsed set comes along, so it is parsed once.
+   * A shared state as this process may use it: bounded by its options; with implausible moments
+   * or counts (reported), only its revocation list, which a process whose clock is far off still
+   * shares (a revocation must never be erased by the next write); and without its key set when
+   * that set does not parse or has no usable key (reported): its other members (revocations,
+   * backoff, cooldown) still count, and this process's own set wins, so the next write repairs
+   * the shared value instead of keeping a poisoned set that every process refuses. The parsed set
+   * comes along, so it is parsed once.
    */
-  private usable(shared: KeySetState): { state: KeySetState; parsed?: KeyIndex } | null {
+  private usable(shared: KeySetState): { state: KeySetState; parsed?: KeyIndex } {
     const { host } = this;
     const bounded = boundSharedState(shared, host.clock.now(), host.policy, FLEET_DEFAULTS.maxClockSkewMs);
     if (bounded === null) {
       host.emit({ type: 'store-not-used', reason: 'implausible-times' });
-      return null;
+      return { state: { ...host.state(), revokedKids: shared.revokedKids } };
     }
     if (bounded.jwks === null || bounded.jwks === host.state().jwks) return { state: bounded };
     try {
@@ -229,9 +239,9 @@ export class FleetMember {
     try {
       written = await this.store.update(host.id, (current) => {
         included = [...this.unshared];
-        const usable = current === null ? null : this.usable(current);
-        // Nothing usable stored (none yet, flushed, or a value refused): this process's state repairs it.
-        if (usable === null) return host.state();
+        // Nothing stored (none yet, flushed, or a value the store refused): this process's state repairs it.
+        if (current === null) return host.state();
+        const usable = this.usable(current);
         return withChanges(combineStates(host.state(), usable.state), this.unshared.values());
       });
     } catch (err) {

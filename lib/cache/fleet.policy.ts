@@ -25,6 +25,9 @@ export interface FleetFlight {
   readonly force: boolean;
 }
 
+/** The largest revision or invalidation count a shared state may plausibly hold. */
+export const MAX_PLAUSIBLE_COUNT = 2 ** 32;
+
 function later(a: number | null, b: number | null): number | null {
   if (a === null) return b;
   if (b === null) return a;
@@ -50,14 +53,17 @@ function newer(local: KeySetState, shared: KeySetState, by: (s: KeySetState) => 
  * access to Redis cannot stop this process from refreshing: a set is fresh for at most `maxTtlMs`
  * after it was fetched, and a backoff lasts at most the longest this process would wait itself,
  * both counted from moments stored in the value (so reading it again does not extend them). Null
- * when a moment lies further in the future than `maxClockSkewMs`: no host wrote that, and a
- * cooldown counted from next week would refuse every new key until then. A moment within the skew
- * counts as now.
+ * when a moment lies further in the future than `maxClockSkewMs` (no host wrote that, and a
+ * cooldown counted from next week would refuse every new key until then), or a count is beyond
+ * `MAX_PLAUSIBLE_COUNT`. A moment within the skew counts as now.
  */
 export function boundSharedState(shared: KeySetState, now: number, opts: KeySetPolicyOptions, maxClockSkewMs: number): KeySetState | null {
   const latest = now + maxClockSkewMs;
   const moments = [shared.fetchedAt, shared.lastAttemptAt, shared.lastUnknownKidFetchAt, shared.lastError?.at ?? null];
   if (moments.some((t) => t !== null && t > latest)) return null;
+  // Counts no fleet reaches (2^32 outcomes at one a second is 136 years): counting on from them
+  // would soon pass what a store takes back, and every process's writes would be refused.
+  if (shared.revision > MAX_PLAUSIBLE_COUNT || shared.invalidations > MAX_PLAUSIBLE_COUNT) return null;
   const notAfterNow = (t: number | null): number | null => (t === null ? null : Math.min(t, now));
   const fetchedAt = notAfterNow(shared.fetchedAt);
   const lastErrorAt = notAfterNow(shared.lastError?.at ?? null);
@@ -82,25 +88,23 @@ export function boundSharedState(shared: KeySetState, now: number, opts: KeySetP
  * latest unknown-kid fetch (one cooldown for the fleet), the latest invalidation, and the shared
  * revocation list (the caller applies this process's unshared changes on top).
  *
- * An invalidation stays open until a set with a higher revision arrives, or while the process
- * that fetched the set says its fetch started before the call (`mustRevalidate` for the same one).
+ * An invalidation stays open until a set arrives whose fetch started after it (on any process):
+ * a fetch already under way when `invalidate()` was called does not answer it, as in one process.
  */
 export function combineStates(local: KeySetState, shared: KeySetState): KeySetState {
   const set = newer(local, shared, (s) => s.setRevision, (s) => s.fetchedAt ?? -1);
   const outcome = newer(local, shared, (s) => s.revision, lastOutcomeAt);
-  const invalidatedRevision = later(local.invalidatedRevision, shared.invalidatedRevision);
-  const open =
-    invalidatedRevision !== null &&
-    set.jwks !== null &&
-    (set.setRevision <= invalidatedRevision || (set.mustRevalidate && set.invalidatedRevision === invalidatedRevision));
+  const invalidations = Math.max(local.invalidations, shared.invalidations);
+  const open = set.jwks !== null && set.setInvalidations < invalidations;
   return {
     jwks: set.jwks,
     fetchedAt: set.fetchedAt,
     etag: set.etag,
     freshUntil: set.freshUntil,
     setRevision: set.setRevision,
+    setInvalidations: set.setInvalidations,
     mustRevalidate: open,
-    invalidatedRevision,
+    invalidations,
     revision: Math.max(local.revision, shared.revision),
     lastAttemptAt: later(local.lastAttemptAt, shared.lastAttemptAt),
     failures: outcome.failures,
@@ -112,13 +116,14 @@ export function combineStates(local: KeySetState, shared: KeySetState): KeySetSt
 }
 
 /**
- * `invalidate()`, called when the state's revision was `revision`, as a change to the shared
- * state: a set brought by a later outcome (on any process) already answers it.
+ * `invalidate()` as a change to the shared state: the key set's `count`-th invalidation. A shared
+ * state that counts as many already has it (another process's call made at the same time is the
+ * same revalidation); a set whose fetch started after it answers it.
  */
-export function invalidation(revision: number): SharedChange {
+export function invalidation(count: number): SharedChange {
   return (state) => {
-    if (state.jwks === null || state.setRevision > revision || (state.invalidatedRevision ?? -1) >= revision) return state;
-    return { ...state, mustRevalidate: true, invalidatedRevision: revision };
+    if (state.jwks === null || state.invalidations >= count) return state;
+    return { ...state, invalidations: count, mustRevalidate: state.setInvalidations < count };
   };
 }
 
@@ -138,6 +143,9 @@ export function withChanges(state: KeySetState, changes: Iterable<SharedChange>)
  * call, on whichever process made it.
  */
 export function fetchStillNeeded(state: KeySetState, now: number, opts: KeySetPolicyOptions, flight: FleetFlight): boolean {
+  // A revalidation is answered only by a set fetched after the invalidation, which the state
+  // says itself: an outcome of a fetch that started before it (on another process) does not count.
+  if (flight.reason === 'revalidate') return state.mustRevalidate && now >= state.notBefore;
   if (state.revision > flight.revision) return false;
   switch (flight.reason) {
     case 'manual':
@@ -145,8 +153,6 @@ export function fetchStillNeeded(state: KeySetState, now: number, opts: KeySetPo
     // One unknown-kid fetch per cooldown for the whole fleet, never inside its backoff.
     case 'unknown-kid':
       return now >= state.notBefore && !isCoolingDown(state, now, opts);
-    case 'revalidate':
-      return state.mustRevalidate && now >= state.notBefore;
     // Warm-up, background, empty: when the fleet's set is due for its refresh (the earliest point
     // of the jittered window: this process's timer fired, so the window has come for it).
     default:

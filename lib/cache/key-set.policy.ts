@@ -149,6 +149,8 @@ export function onFetchStart(state: KeySetState, now: number, reason: FetchReaso
  */
 export interface FetchContext {
   answersInvalidation: boolean;
+  /** `invalidations` when the fetch started (the set it brings answers those). Default: the state's now. */
+  invalidationsAtStart?: number;
 }
 
 /** Freshness lifetime: the server's max-age clamped to [minTtlMs, maxTtlMs] when it gave one, else ttlMs. */
@@ -171,6 +173,7 @@ export function onFetchSuccess(
     fetchedAt: now,
     revision: state.revision + 1,
     setRevision: state.revision + 1,
+    setInvalidations: ctx.invalidationsAtStart ?? state.invalidations,
     freshUntil: now + freshFor(opts, result.maxAgeMs),
     mustRevalidate: state.mustRevalidate && !ctx.answersInvalidation,
     failures: 0,
@@ -193,6 +196,7 @@ export function onNotModified(
     fetchedAt: now,
     revision: state.revision + 1,
     setRevision: state.revision + 1,
+    setInvalidations: ctx.invalidationsAtStart ?? state.invalidations,
     freshUntil: now + freshFor(opts, result.maxAgeMs),
     mustRevalidate: state.mustRevalidate && !ctx.answersInvalidation,
     failures: 0,
@@ -252,7 +256,7 @@ export function onSnapshotRestored(
 export function onInvalidate(state: KeySetState, now: number): KeySetState {
   if (state.jwks === null) return state;
   // notBefore stays: a manual invalidation must not bypass the IdP's Retry-After or our backoff.
-  return { ...state, freshUntil: Math.min(state.freshUntil, now), mustRevalidate: true, invalidatedRevision: state.revision };
+  return { ...state, freshUntil: Math.min(state.freshUntil, now), mustRevalidate: true, invalidations: state.invalidations + 1 };
 }
 
 /** The kid is refused from now on, whatever a refetch lists, until `onKeyRestored`. */

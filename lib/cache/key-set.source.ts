@@ -406,10 +406,10 @@ export class KeySetSource {
    * To refuse a key at once whatever the IdP does, use `revokeKey()`.
    */
   invalidate(): void {
+    // Nothing held, nothing to revalidate (onInvalidate leaves the state as it is).
+    if (this.state.jwks !== null) this.fleet?.share('invalidate', invalidation(this.state.invalidations + 1));
     this.invalidatedAtSeq = this.fetchSeq;
-    const revision = this.state.revision;
     this.commit(onInvalidate(this.state, this.clock.now()));
-    this.fleet?.share('invalidate', invalidation(revision));
   }
 
   /**
@@ -424,17 +424,20 @@ export class KeySetSource {
     if (!this.state.revokedKids.includes(kid) && this.state.revokedKids.length >= JWKS_DEFAULTS.maxRevokedKids) {
       throw new JwksArgumentError(`revokeKey(kid): at most ${JWKS_DEFAULTS.maxRevokedKids} kids can be revoked at once; restore some first`);
     }
-    this.commit(onKeyRevoked(this.state, kid));
+    // Shared first: a fleet whose pending changes are full refuses (throws) before anything changes here.
     this.fleet?.share(`kid:${kid}`, (s) => onKeyRevoked(s, kid));
+    this.commit(onKeyRevoked(this.state, kid));
     this.emit({ type: 'key-revoked', jwksUri: this.uri, kid });
   }
 
   /** Undo `revokeKey(kid)`: the kid verifies again if the IdP still publishes it. */
   restoreKey(kid: string): void {
     this.checkKid('restoreKey', kid);
+    // In a fleet, shared even when this process does not hold the revocation yet: another
+    // process's revokeKey() may not have arrived, and the later call must win.
+    this.fleet?.share(`kid:${kid}`, (s) => onKeyRestored(s, kid));
     if (!this.state.revokedKids.includes(kid)) return;
     this.commit(onKeyRestored(this.state, kid));
-    this.fleet?.share(`kid:${kid}`, (s) => onKeyRestored(s, kid));
     this.emit({ type: 'key-restored', jwksUri: this.uri, kid });
   }
 
@@ -581,7 +584,8 @@ export class KeySetSource {
   /** One upstream fetch; never rejects: its outcome lands in the state. */
   private async fetchOnce(seq: number, reason: FetchReason, startedAt: number): Promise<void> {
     const { timeoutMs, maxResponseBytes, maxKeys } = this.options.fetch;
-    const ctx = () => ({ answersInvalidation: seq > this.invalidatedAtSeq });
+    const invalidationsAtStart = this.state.invalidations;
+    const ctx = () => ({ answersInvalidation: seq > this.invalidatedAtSeq, invalidationsAtStart });
     try {
       const uri = await this.jwksLocation();
       const result = await this.fetcher({

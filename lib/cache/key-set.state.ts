@@ -29,11 +29,13 @@ export interface KeySetState {
   revision: number;
   /** `revision` of the outcome that brought or confirmed the held set (0: none yet). */
   setRevision: number;
+  /** How many times `invalidate()` was called on this key set (in a fleet, on any process). */
+  invalidations: number;
   /**
-   * `revision` when the last `invalidate()` was called (null: never). A set whose `setRevision` is
-   * higher answers it; a fleet shares it, so every process revalidates, once, for all.
+   * `invalidations` when the fetch that brought or confirmed the held set started: the set answers
+   * every invalidation up to that count, and none made after its fetch began (on any process).
    */
-  invalidatedRevision: number | null;
+  setInvalidations: number;
   lastAttemptAt: number | null;
   /** When the last refetch triggered by an unknown kid started; the cooldown counts from here. */
   lastUnknownKidFetchAt: number | null;
@@ -60,7 +62,8 @@ export function initialKeySetState(): KeySetState {
     mustRevalidate: false,
     revision: 0,
     setRevision: 0,
-    invalidatedRevision: null,
+    invalidations: 0,
+    setInvalidations: 0,
     lastAttemptAt: null,
     lastUnknownKidFetchAt: null,
     failures: 0,

@@ -97,9 +97,8 @@ export function checkKeySetState(doc: unknown, limits: KeySetStateLimits): KeySe
   if (!Number.isSafeInteger(d.failures) || (d.failures as number) < 0 || typeof d.mustRevalidate !== 'boolean') return refused('bad-counter');
   // Revisions count outcomes; below 2^40 leaves room for every later one to stay a safe integer.
   const revision = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < MAX_REVISION;
-  if (!revision(d.revision) || !revision(d.setRevision) || (d.setRevision as number) > (d.revision as number) || !(d.invalidatedRevision === null || revision(d.invalidatedRevision))) {
-    return refused('bad-counter');
-  }
+  if (!revision(d.revision) || !revision(d.setRevision) || (d.setRevision as number) > (d.revision as number)) return refused('bad-counter');
+  if (!revision(d.invalidations) || !revision(d.setInvalidations) || (d.setInvalidations as number) > (d.invalidations as number)) return refused('bad-counter');
   if (!isStoredEtag(d.etag)) return refused('bad-etag');
   const kids = d.revokedKids;
   if (!Array.isArray(kids) || kids.length > limits.maxRevokedKids || !kids.every((k) => typeof k === 'string' && SAFE_KID.test(k))) return refused('bad-revoked-kids');
@@ -115,7 +114,8 @@ export function checkKeySetState(doc: unknown, limits: KeySetStateLimits): KeySe
       mustRevalidate: d.mustRevalidate,
       revision: d.revision as number,
       setRevision: d.setRevision as number,
-      invalidatedRevision: d.invalidatedRevision as number | null,
+      invalidations: d.invalidations as number,
+      setInvalidations: d.setInvalidations as number,
       lastAttemptAt: d.lastAttemptAt as number | null,
       lastUnknownKidFetchAt: d.lastUnknownKidFetchAt as number | null,
       failures: d.failures as number,

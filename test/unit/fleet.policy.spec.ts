@@ -50,24 +50,28 @@ describe('fleet policy', () => {
       expect(withChanges(combineStates(local, base), [(s) => onKeyRevoked(s, 'x')]).revokedKids).toEqual(['x']);
     });
 
-    it('keeps an invalidation open until a set of a later revision arrives', () => {
+    it('keeps an invalidation open until a set arrives whose fetch started after it, on any process', () => {
       const invalidated = onInvalidate(base, T + 10);
       let c = combineStates(base, invalidated);
-      expect(c).toMatchObject({ mustRevalidate: true, invalidatedRevision: 1 });
-      const answered = fetched(invalidated, SET_A, T + 20);
-      c = combineStates(c, { ...answered, mustRevalidate: false });
-      expect(c.mustRevalidate).toBe(false);
-      // A set fetched by the invalidating process itself from before the call keeps it open.
-      const predating = { ...fetched(base, SET_A, T + 20), mustRevalidate: true, invalidatedRevision: 2 };
-      expect(combineStates(predating, { ...base, invalidatedRevision: 2, mustRevalidate: true }).mustRevalidate).toBe(true);
+      expect(c).toMatchObject({ mustRevalidate: true, invalidations: 1, setInvalidations: 0 });
+      // A fetch that started before the call (another process's, in flight) does not answer it.
+      const older = onFetchSuccess(base, T + 20, opts, { jwks: SET_A, etag: null }, { answersInvalidation: true, invalidationsAtStart: 0 });
+      expect(combineStates(c, older).mustRevalidate).toBe(true);
+      // One that started after it does.
+      const after = onFetchSuccess(invalidated, T + 30, opts, { jwks: SET_A, etag: null }, { answersInvalidation: true, invalidationsAtStart: 1 });
+      c = combineStates(c, after);
+      expect(c).toMatchObject({ mustRevalidate: false, setInvalidations: 1 });
+      // A mustRevalidate with no invalidation to answer opens nothing.
+      expect(combineStates(base, { ...base, mustRevalidate: true }).mustRevalidate).toBe(false);
     });
   });
 
   describe('invalidation', () => {
-    it('is answered already by a set of a later revision; else marks the state', () => {
+    it('counts as the n-th invalidation; a state that has counted it already is left as it is', () => {
       const base = fetched(initialKeySetState(), SET_A, T);
-      expect(invalidation(0)(base)).toBe(base); // revision 1 > 0: fetched after the call
-      expect(invalidation(1)(base)).toMatchObject({ mustRevalidate: true, invalidatedRevision: 1 });
+      expect(invalidation(1)(base)).toMatchObject({ mustRevalidate: true, invalidations: 1 });
+      const counted = { ...base, invalidations: 1, setInvalidations: 1 };
+      expect(invalidation(1)(counted)).toBe(counted); // the same revalidation, answered already
       expect(invalidation(1)(initialKeySetState())).toEqual(initialKeySetState()); // nothing held: nothing to revalidate
     });
   });
@@ -89,6 +93,12 @@ describe('fleet policy', () => {
       expect(boundSharedState({ ...base, lastUnknownKidFetchAt: T + 500 }, T, opts, 60_000)!.lastUnknownKidFetchAt).toBe(T);
       expect(boundSharedState({ ...base, lastUnknownKidFetchAt: T + 60_001 }, T, opts, 60_000)).toBeNull();
       expect(boundSharedState({ ...base, fetchedAt: T + 3_600_000 }, T, opts, 60_000)).toBeNull();
+    });
+
+    it('refuses counts no fleet reaches: counting on from them would pass what a store takes back', () => {
+      expect(boundSharedState({ ...base, revision: 2 ** 32 }, T, opts, 60_000)).not.toBeNull();
+      expect(boundSharedState({ ...base, revision: 2 ** 32 + 1 }, T, opts, 60_000)).toBeNull();
+      expect(boundSharedState({ ...base, invalidations: 2 ** 32 + 1 }, T, opts, 60_000)).toBeNull();
     });
   });
 
