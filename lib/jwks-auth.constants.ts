@@ -310,6 +310,14 @@ export const REFUSAL_SPIKE_THRESHOLD = 100;
  */
 export const UNAVAILABLE_RETRY_AFTER_SEC = Math.ceil(JWKS_DEFAULTS.unavailableRetryMaxMs / 1000);
 
+/**
+ * Flood interval of the default log listener: a repeated line (unknown kid, refused refetch,
+ * failed fetch, unusable pushed set) is written at most once per kind and issuer per 10 s, then
+ * one "… N more" summary, so an attacker's flood cannot fill the disk or bury other lines, while
+ * a real problem still shows within seconds. Same window as the refusal log.
+ */
+export const LOG_FLOOD_INTERVAL_MS = 10_000;
+
 /** Metadata key of `@Scopes()`, `@Permissions()` and `@Roles()`: the route's `GrantRequirement[]`. */
 export const GRANTS_KEY = 'jwks-auth:grants';
 /**

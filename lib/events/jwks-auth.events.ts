@@ -1,6 +1,9 @@
 import type { FetchReason } from '../cache/key-set.policy.js';
 import type { KeySetLog } from '../cache/key-set.source.js';
+import { systemClock, type Clock } from '../cache/clock.js';
+import { LOG_FLOOD_INTERVAL_MS } from '../jwks-auth.constants.js';
 import { kidFingerprint } from './kid.fingerprint.js';
+import { LogFloodLimiter } from './log-flood.limiter.js';
 
 /**
  * What the key set and the verifier do, as typed events, for logs and metrics. Never a token;
@@ -73,18 +76,55 @@ export type JwksAuthEventBody =
 /** Receives every event, synchronously; it must not throw (a throw is swallowed) and must not block. */
 export type JwksAuthEventListener = (event: JwksAuthEvent) => void;
 
+/** Options of `loggingListener`. */
+export interface LoggingListenerOptions {
+  /** The clock of the flood limit (the module passes its own, so a `FakeClock` drives it in tests). */
+  clock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
+  /** One line per kind and issuer per this many ms during a flood; default `LOG_FLOOD_INTERVAL_MS`. */
+  floodIntervalMs?: number;
+}
+
+/** At most this many kid fingerprints in one key-set-changed line: a set of hundreds stays one short line. */
+const MAX_KIDS_IN_LINE = 3;
+
+function kidList(kids: readonly string[]): string {
+  const shown = kids.slice(0, MAX_KIDS_IN_LINE).map(kidFingerprint).join(', ');
+  return kids.length > MAX_KIDS_IN_LINE ? `${shown} and ${kids.length - MAX_KIDS_IN_LINE} more` : shown;
+}
+
 /**
- * The default listener: today's log lines, same texts and levels. Kids appear only as
- * fingerprints; events that had no log line before log nothing.
+ * The default listener: the module's log lines. Levels: `error` when no set could be had at
+ * startup, `warn` when something needs a look (a failed fetch, a refused refetch, a revocation),
+ * `log` for normal operation (a rotation, an unknown kid that a refetch will settle). Lines that
+ * repeat in a flood (unknown kids, refused refetches, failed fetches, waits that timed out,
+ * unusable sets) are written at most once per kind and issuer per `LOG_FLOOD_INTERVAL_MS`, then
+ * summarised ("… N more"). Kids appear only as fingerprints (`kidFingerprint`); never a token.
  */
-export function loggingListener(log: KeySetLog): JwksAuthEventListener {
+export function loggingListener(log: KeySetLog, options: LoggingListenerOptions = {}): JwksAuthEventListener {
+  const flood = new LogFloodLimiter(log, options.clock ?? systemClock, options.floodIntervalMs ?? LOG_FLOOD_INTERVAL_MS);
   return (e) => {
     switch (e.type) {
       case 'fetch-finished':
-        if (e.outcome === 'failed') log.warn(`JWKS fetch from ${e.jwksUri} failed: ${e.error?.message ?? 'error'}; next attempt in ${e.nextAttemptInMs ?? 0} ms`);
+        if (e.outcome === 'failed') flood.write('warn', 'fetch-failed', e.issuer, `JWKS fetch from ${e.jwksUri} failed: ${e.error?.message ?? 'error'}; next attempt in ${e.nextAttemptInMs ?? 0} ms`);
+        return;
+      case 'unknown-kid':
+        flood.write('log', 'unknown-kid', e.issuer, `JWKS: a token named a key that the set from ${e.jwksUri} does not hold (kid mismatch): refetching unless refused`);
+        return;
+      case 'refetch-refused':
+        flood.write('warn', `refetch-refused (${e.reason})`, e.issuer, `JWKS: a refetch of ${e.jwksUri} for an unknown kid was refused (${e.reason}): such tokens are refused meanwhile`);
+        return;
+      case 'stale-served':
+        // A failed fetch already has its line; a request that gave up waiting has not.
+        if (e.reason === 'wait-timeout') {
+          const age = e.ageMs === null ? '' : ` (${Math.round(e.ageMs / 1000)} s old)`;
+          flood.write('warn', 'stale-served (wait-timeout)', e.issuer, `JWKS: waiting for ${e.jwksUri} timed out: serving the held set${age} as last-known-good`);
+        }
+        return;
+      case 'key-set-changed':
+        log.log?.(`JWKS: key set from ${e.jwksUri} now holds ${e.keyCount} key(s)${e.kidsAdded.length > 0 ? `; added ${kidList(e.kidsAdded)}` : ''}${e.kidsRemoved.length > 0 ? `; removed ${kidList(e.kidsRemoved)}` : ''} (${e.origin})`);
         return;
       case 'keys-skipped':
-        log.warn(`JWKS from ${e.jwksUri}: ${e.count} key(s) skipped (${e.reasons.join(', ')})`);
+        flood.write('warn', 'keys-skipped', e.issuer, `JWKS from ${e.jwksUri}: ${e.count} key(s) skipped (${e.reasons.join(', ')})`);
         return;
       case 'key-revoked':
         log.warn(`JWKS: key ${kidFingerprint(e.kid)} revoked by the operator${e.via === 'fleet' ? ' (on another process of the fleet)' : ''}: its tokens are refused until restoreKey()`);
@@ -99,16 +139,13 @@ export function loggingListener(log: KeySetLog): JwksAuthEventListener {
         log.warn(`JWKS snapshot: serving ${e.keyCount} key(s) fetched ${Math.round(e.ageMs / 1000)} s ago until ${e.jwksUri} answers`);
         return;
       case 'store-not-used':
-        if (e.reason === 'older-than-max-stale') log.warn('JWKS snapshot: not used (older than maxStaleMs)');
-        else if (e.reason === 'unusable-key-set') log.warn('JWKS snapshot: its key set is not usable');
-        else if (e.reason === 'implausible-times') log.warn('JWKS fleet: the shared key-set state holds moments too far in the future (not any host\'s clock); not used, and replaced at the next write');
-        else log.warn('JWKS store: a pushed key set is not usable; keeping the held one');
+        flood.write('warn', `store-not-used (${e.reason})`, e.issuer, storeNotUsedLine(e.reason));
         return;
       case 'fleet-joined':
         log.log?.(`JWKS fleet: took the shared key set (${e.keyCount} key(s), fetched ${Math.round(e.ageMs / 1000)} s ago) instead of fetching it`);
         return;
       case 'store-save-failed':
-        log.warn(`JWKS store: the key set could not be saved (${e.code})`);
+        flood.write('warn', 'store-save-failed', e.issuer, `JWKS store: the key set could not be saved (${e.code})`);
         return;
       case 'issuer-added':
         log.log?.(`JWKS: issuer ${e.issuer} added`);
@@ -120,10 +157,18 @@ export function loggingListener(log: KeySetLog): JwksAuthEventListener {
         log.warn(`JWKS discovery for ${e.issuer}: the keys moved from ${e.previous} to ${e.jwksUri}`);
         return;
       case 'discovery-failed':
-        log.warn(`JWKS discovery for ${e.issuer} failed: ${e.message}; still using ${e.jwksUri}`);
+        flood.write('warn', 'discovery-failed', e.issuer, `JWKS discovery for ${e.issuer} failed: ${e.message}; still using ${e.jwksUri}`);
         return;
       default:
+        // token-refused: the guard's refusal log writes those (per code, rate-limited).
         return;
     }
   };
+}
+
+function storeNotUsedLine(reason: Extract<JwksAuthEventBody, { type: 'store-not-used' }>['reason']): string {
+  if (reason === 'older-than-max-stale') return 'JWKS snapshot: not used (older than maxStaleMs)';
+  if (reason === 'unusable-key-set') return 'JWKS snapshot: its key set is not usable';
+  if (reason === 'implausible-times') return "JWKS fleet: the shared key-set state holds moments too far in the future (not any host's clock); not used, and replaced at the next write";
+  return 'JWKS store: a pushed key set is not usable; keeping the held one';
 }
