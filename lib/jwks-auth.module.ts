@@ -2,6 +2,7 @@ import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/commo
 import { APP_GUARD, ModulesContainer } from '@nestjs/core';
 import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from './jwks-auth.constants.js';
 import { loggingListener, type JwksAuthEventListener } from './events/jwks-auth.events.js';
+import { JwksAuthEvents } from './events/event.stream.js';
 import { defaultKeySetStore } from './store/default-key-set.store.js';
 import { loadIoredis } from './store/redis-key-set.store.js';
 import {
@@ -42,8 +43,14 @@ const providers: Provider[] = [
     },
     inject: [JWKS_RESOLVED_OPTIONS],
   },
-  // Today's log lines; provide a list under this token to add metrics (keep this one for the logs).
-  { provide: JWKS_EVENT_LISTENERS, useFactory: () => [loggingListener(new Logger('JwksAuth'))] },
+  JwksAuthEvents,
+  // The log lines (rate-limited on the module's clock) and the public stream; provide a list under
+  // this token to add metrics (keep these two for the logs and `JwksAuthEvents`).
+  {
+    provide: JWKS_EVENT_LISTENERS,
+    useFactory: (clock: Clock, events: JwksAuthEvents) => [loggingListener(new Logger('JwksAuth'), { clock }), events.listener],
+    inject: [JWKS_CLOCK, JwksAuthEvents],
+  },
   JwksCacheService,
   {
     provide: JwtVerifier,
@@ -64,7 +71,7 @@ const providers: Provider[] = [
   JwksWsHandshake,
 ];
 
-const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JWKS_EVENT_LISTENERS, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator, JwksWsHandshake];
+const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JWKS_EVENT_LISTENERS, JwksAuthEvents, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator, JwksWsHandshake];
 
 /**
  * `APP_GUARD` for `globalGuard: true`. With `forRootAsync` the options are only known at runtime,
