@@ -317,6 +317,11 @@ export const UNAVAILABLE_RETRY_AFTER_SEC = Math.ceil(JWKS_DEFAULTS.unavailableRe
  * a real problem still shows within seconds. Same window as the refusal log.
  */
 export const LOG_FLOOD_INTERVAL_MS = 10_000;
+/**
+ * Windows the log flood limit keeps before sweeping the ended ones: far above the ~20 kinds per
+ * issuer times the issuers an app has at once, so a sweep only follows long issuer churn.
+ */
+export const LOG_FLOOD_MAX_KINDS = 1_000;
 
 /** Metadata key of `@Scopes()`, `@Permissions()` and `@Roles()`: the route's `GrantRequirement[]`. */
 export const GRANTS_KEY = 'jwks-auth:grants';

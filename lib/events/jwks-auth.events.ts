@@ -87,6 +87,15 @@ export interface LoggingListenerOptions {
 /** At most this many kid fingerprints in one key-set-changed line: a set of hundreds stays one short line. */
 const MAX_KIDS_IN_LINE = 3;
 
+// The flood limit's kinds, as constant strings: a held-back line builds no string.
+const REFETCH_REFUSED = { cooldown: 'refetch-refused (cooldown)', backoff: 'refetch-refused (backoff)', busy: 'refetch-refused (busy)' } as const;
+const STORE_NOT_USED = {
+  'older-than-max-stale': 'store-not-used (older-than-max-stale)',
+  'unusable-key-set': 'store-not-used (unusable-key-set)',
+  'unusable-pushed-set': 'store-not-used (unusable-pushed-set)',
+  'implausible-times': 'store-not-used (implausible-times)',
+} as const;
+
 function kidList(kids: readonly string[]): string {
   const shown = kids.slice(0, MAX_KIDS_IN_LINE).map(kidFingerprint).join(', ');
   return kids.length > MAX_KIDS_IN_LINE ? `${shown} and ${kids.length - MAX_KIDS_IN_LINE} more` : shown;
@@ -105,26 +114,26 @@ export function loggingListener(log: KeySetLog, options: LoggingListenerOptions 
   return (e) => {
     switch (e.type) {
       case 'fetch-finished':
-        if (e.outcome === 'failed') flood.write('warn', 'fetch-failed', e.issuer, `JWKS fetch from ${e.jwksUri} failed: ${e.error?.message ?? 'error'}; next attempt in ${e.nextAttemptInMs ?? 0} ms`);
+        if (e.outcome === 'failed' && flood.admit('warn', 'fetch-failed', e.issuer)) log.warn(`JWKS fetch from ${e.jwksUri} failed: ${e.error?.message ?? 'error'}; next attempt in ${e.nextAttemptInMs ?? 0} ms`);
         return;
       case 'unknown-kid':
-        flood.write('log', 'unknown-kid', e.issuer, `JWKS: a token named a key that the set from ${e.jwksUri} does not hold (kid mismatch): refetching unless refused`);
+        if (flood.admit('log', 'unknown-kid', e.issuer)) log.log?.(`JWKS: a token named a key that the set from ${e.jwksUri} does not hold (kid mismatch): refetching unless refused`);
         return;
       case 'refetch-refused':
-        flood.write('warn', `refetch-refused (${e.reason})`, e.issuer, `JWKS: a refetch of ${e.jwksUri} for an unknown kid was refused (${e.reason}): such tokens are refused meanwhile`);
+        if (flood.admit('warn', REFETCH_REFUSED[e.reason], e.issuer)) log.warn(`JWKS: a refetch of ${e.jwksUri} for an unknown kid was refused (${e.reason}): such tokens are refused meanwhile`);
         return;
       case 'stale-served':
         // A failed fetch already has its line; a request that gave up waiting has not.
-        if (e.reason === 'wait-timeout') {
+        if (e.reason === 'wait-timeout' && flood.admit('warn', 'stale-served (wait-timeout)', e.issuer)) {
           const age = e.ageMs === null ? '' : ` (${Math.round(e.ageMs / 1000)} s old)`;
-          flood.write('warn', 'stale-served (wait-timeout)', e.issuer, `JWKS: waiting for ${e.jwksUri} timed out: serving the held set${age} as last-known-good`);
+          log.warn(`JWKS: waiting for ${e.jwksUri} timed out: serving the held set${age} as last-known-good`);
         }
         return;
       case 'key-set-changed':
         log.log?.(`JWKS: key set from ${e.jwksUri} now holds ${e.keyCount} key(s)${e.kidsAdded.length > 0 ? `; added ${kidList(e.kidsAdded)}` : ''}${e.kidsRemoved.length > 0 ? `; removed ${kidList(e.kidsRemoved)}` : ''} (${e.origin})`);
         return;
       case 'keys-skipped':
-        flood.write('warn', 'keys-skipped', e.issuer, `JWKS from ${e.jwksUri}: ${e.count} key(s) skipped (${e.reasons.join(', ')})`);
+        if (flood.admit('warn', 'keys-skipped', e.issuer)) log.warn(`JWKS from ${e.jwksUri}: ${e.count} key(s) skipped (${e.reasons.join(', ')})`);
         return;
       case 'key-revoked':
         log.warn(`JWKS: key ${kidFingerprint(e.kid)} revoked by the operator${e.via === 'fleet' ? ' (on another process of the fleet)' : ''}: its tokens are refused until restoreKey()`);
@@ -139,13 +148,13 @@ export function loggingListener(log: KeySetLog, options: LoggingListenerOptions 
         log.warn(`JWKS snapshot: serving ${e.keyCount} key(s) fetched ${Math.round(e.ageMs / 1000)} s ago until ${e.jwksUri} answers`);
         return;
       case 'store-not-used':
-        flood.write('warn', `store-not-used (${e.reason})`, e.issuer, storeNotUsedLine(e.reason));
+        if (flood.admit('warn', STORE_NOT_USED[e.reason], e.issuer)) log.warn(storeNotUsedLine(e.reason));
         return;
       case 'fleet-joined':
         log.log?.(`JWKS fleet: took the shared key set (${e.keyCount} key(s), fetched ${Math.round(e.ageMs / 1000)} s ago) instead of fetching it`);
         return;
       case 'store-save-failed':
-        flood.write('warn', 'store-save-failed', e.issuer, `JWKS store: the key set could not be saved (${e.code})`);
+        if (flood.admit('warn', 'store-save-failed', e.issuer)) log.warn(`JWKS store: the key set could not be saved (${e.code})`);
         return;
       case 'issuer-added':
         log.log?.(`JWKS: issuer ${e.issuer} added`);
@@ -157,7 +166,7 @@ export function loggingListener(log: KeySetLog, options: LoggingListenerOptions 
         log.warn(`JWKS discovery for ${e.issuer}: the keys moved from ${e.previous} to ${e.jwksUri}`);
         return;
       case 'discovery-failed':
-        flood.write('warn', 'discovery-failed', e.issuer, `JWKS discovery for ${e.issuer} failed: ${e.message}; still using ${e.jwksUri}`);
+        if (flood.admit('warn', 'discovery-failed', e.issuer)) log.warn(`JWKS discovery for ${e.issuer} failed: ${e.message}; still using ${e.jwksUri}`);
         return;
       default:
         // token-refused: the guard's refusal log writes those (per code, rate-limited).

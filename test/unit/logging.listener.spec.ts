@@ -1,6 +1,7 @@
 import { loggingListener, type JwksAuthEvent } from '../../lib/events/jwks-auth.events';
 import { kidFingerprint } from '../../lib/events/kid.fingerprint';
-import { LOG_FLOOD_INTERVAL_MS } from '../../lib/jwks-auth.constants';
+import { LOG_FLOOD_INTERVAL_MS, LOG_FLOOD_MAX_KINDS } from '../../lib/jwks-auth.constants';
+import { LogFloodLimiter } from '../../lib/events/log-flood.limiter';
 import { FakeClock } from '../../lib/testing';
 
 const ISSUER = 'https://idp.example/';
@@ -91,5 +92,20 @@ describe('loggingListener', () => {
     expect(lines[0]).toBe(`W JWKS: waiting for ${URI} timed out: serving the held set (61 s old) as last-known-good`);
     expect(lines.join('\n')).not.toContain('raw-kid');
     expect(lines[1]).toContain(kidFingerprint('raw-kid-secret'));
+  });
+
+  it('keeps a bounded number of windows under issuer churn: ended ones are swept', async () => {
+    const clock = new FakeClock(0);
+    const limiter = new LogFloodLimiter({ warn: () => undefined, error: () => undefined }, clock, LOG_FLOOD_INTERVAL_MS);
+    let admitted = 0;
+    let most = 0;
+    for (let i = 0; i < LOG_FLOOD_MAX_KINDS * 5; i++) {
+      // A new issuer for each line (issuers added and removed over months), time moving on.
+      if (limiter.admit('warn', 'fetch-failed', `https://tenant-${i}.example/`)) admitted++;
+      most = Math.max(most, limiter.tracked);
+      await clock.advance(50);
+    }
+    expect(admitted).toBe(LOG_FLOOD_MAX_KINDS * 5);
+    expect(most).toBeLessThanOrEqual(LOG_FLOOD_MAX_KINDS);
   });
 });
