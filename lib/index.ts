@@ -49,6 +49,8 @@ export type { KeySetPhase } from './cache/key-set.policy.js';
 export { isFleetStore, type KeySetStore, type KeySetLease, type KeySetId, type FleetKeySetStore } from './store/key-set.store.js';
 export { RedisKeySetStore, type RedisKeySetStoreOptions, type RedisClientLike, type RedisKeySetKeys, type RedisStoredValueRefusal } from './store/redis-key-set.store.js';
 export type { JwksFleetOptions, ResolvedFleetOptions } from './store/fleet.options.js';
+export type { JwksWebhookOptions, ResolvedWebhookOptions } from './webhook/webhook.options.js';
+export { signWebhookBody } from './webhook/webhook.signature.js';
 export { MemoryKeySetStore } from './store/memory-key-set.store.js';
 export { SnapshotFileKeySetStore, type SnapshotFileKeySetStoreOptions } from './store/snapshot-file-key-set.store.js';
 export type { KeySetStateRefusal } from './store/key-set-state.validator.js';

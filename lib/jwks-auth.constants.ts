@@ -370,3 +370,28 @@ export const JWKS_EVENT_LISTENERS = Symbol('JWKS_EVENT_LISTENERS');
  * "Try Again Later" code, which clients that reconnect on their own already understand.
  */
 export const JWKS_WS_CLOSE_CODES = Object.freeze({ unauthorized: 4401, unavailable: 1013 } as const);
+
+/** The rotation webhook (`webhook` option): fixed limits, each with its reason. */
+export const WEBHOOK_DEFAULTS = {
+  /** Where the webhook listens unless `webhook.path` says otherwise. */
+  path: '/jwks-auth/webhook',
+  /**
+   * Largest request body: a signed notice is under 200 bytes, and an Auth0 Log Streams batch of
+   * management log entries (a few KB each) fits many times over; anything bigger is refused with
+   * 413 before it is buffered or parsed, so an unauthenticated sender cannot make us hold more.
+   */
+  maxBodyBytes: 64 * 1024,
+  /** How far a notice's `t=` may be from our clock, either way (replay window; Stripe's default too). */
+  toleranceSec: 300,
+  /**
+   * Signatures remembered to refuse a replay inside the window: far above any real notice rate
+   * (a few per rotation); past it the oldest are dropped first, so memory stays bounded under a flood.
+   */
+  maxSeenSignatures: 10_000,
+  /** Largest `x-jwks-signature` header: `t=` plus a few `v1=` values of 64 hex characters. */
+  maxSignatureHeaderChars: 512,
+  /** Largest `kid` or `issuer` in a notice: far above any real one (kids are ≤ 100 characters in practice). */
+  maxFieldChars: 2048,
+  /** Most log entries acted on per Auth0 batch: the rest of a larger batch is ignored (they are not key events). */
+  maxAuth0Entries: 1000,
+} as const;

@@ -22,6 +22,7 @@ import { JwksAuthGuard } from './guards/jwks-auth.guard.js';
 import { JwksHealthIndicator } from './health/jwks.health.js';
 import { JwksWsHandshake } from './transports/ws.handshake.js';
 import { guardGateways } from './transports/gateway.guards.js';
+import { JwksWebhook } from './webhook/webhook.listener.js';
 
 const providers: Provider[] = [
   {
@@ -69,6 +70,8 @@ const providers: Provider[] = [
   JwksHealthIndicator,
   // For gateways (`afterInit: handshake.attach(server)`); loads @nestjs/websockets only when installed.
   JwksWsHandshake,
+  // The rotation webhook: always registered (forRootAsync's options are known only at runtime); idle without `webhook`.
+  JwksWebhook,
 ];
 
 const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JWKS_EVENT_LISTENERS, JwksAuthEvents, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator, JwksWsHandshake];

@@ -1,4 +1,5 @@
 import type { JwksFleetOptions, ResolvedFleetOptions } from '../store/fleet.options.js';
+import type { JwksWebhookOptions, ResolvedWebhookOptions } from '../webhook/webhook.options.js';
 import type { ExecutionContext } from '@nestjs/common';
 import type { JwksTokenSource, ResolvedTokenSource } from '../guards/token.source.js';
 import type { JwksSubscriptionsOptions, ResolvedSubscriptionsOptions } from '../transports/graphql-ws.token.js';
@@ -211,6 +212,13 @@ export interface JwksAuthModuleOptions {
    * `JwksFleetOptions` and the README's "Fleet mode". Without it, each process keeps its own.
    */
   fleet?: JwksFleetOptions;
+  /**
+   * The rotation webhook, off unless set: `{ secret, path?, auth0? }`. Signed notices (refresh,
+   * revoke, restore) and Auth0 Log Streams key rotations/revocations act through
+   * `JwksCacheService`, so for the whole fleet in fleet mode. See `JwksWebhookOptions` and the
+   * README's "Rotation webhook".
+   */
+  webhook?: JwksWebhookOptions;
 }
 
 /** Verified-token cache tuning; every field has a default in `JWKS_DEFAULTS`. */
@@ -278,4 +286,6 @@ export interface ResolvedJwksOptions {
   readonly userProperty: string | null;
   /** null (or absent in hand-built options): no fleet, each process keeps its own key sets. */
   readonly fleet?: ResolvedFleetOptions | null;
+  /** null (or absent in hand-built options): no webhook. */
+  readonly webhook?: ResolvedWebhookOptions | null;
 }

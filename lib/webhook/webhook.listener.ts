@@ -1,0 +1,201 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { JWKS_CLOCK, JWKS_RESOLVED_OPTIONS, REFUSAL_LOG_WINDOW_MS, WEBHOOK_DEFAULTS } from '../jwks-auth.constants.js';
+import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
+import type { Clock } from '../cache/clock.js';
+import { JwksCacheService } from '../services/jwks-cache.service.js';
+import { JwksRefreshDeferredError } from '../errors/jwks.errors.js';
+import { kidFingerprint } from '../events/kid.fingerprint.js';
+import type { ResolvedWebhookOptions } from './webhook.options.js';
+import { verifyWebhookSignature, WebhookReplayGuard } from './webhook.signature.js';
+import { parseWebhookNotice } from './webhook-notice.parser.js';
+import { parseAuth0LogStream } from './auth0-log-stream.parser.js';
+import { dedupeActions, WebhookBodyError, type WebhookAction } from './webhook.action.js';
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A SHA-256 digest, so a constant-time compare needs no equal lengths and leaks none. */
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/**
+ * The rotation webhook. It answers before the framework does: it sits in front of the HTTP
+ * server's request listener and takes only `POST <webhook.path>`, so it reads the raw body itself
+ * (the HMAC is over the exact bytes) on Express and Fastify alike, with no `rawBody: true` and no
+ * body parser in the way, and no global guard or pipe of the app applies to it (it authenticates
+ * by its own signature). Every other request goes to the app untouched. With `forRootAsync` the
+ * options are known only at runtime, so this provider is always registered and does nothing
+ * without `webhook`.
+ */
+@Injectable()
+export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('JwksAuthWebhook');
+  private readonly options: ResolvedWebhookOptions | null;
+  private readonly replay = new WebhookReplayGuard();
+  private readonly expectedAuthorization: Buffer | null;
+  private server: Server | null = null;
+  private wrapped: RequestListener[] = [];
+  private ours: RequestListener | null = null;
+  private refusals = { windowStart: 0, count: 0 };
+
+  constructor(
+    @Inject(JWKS_RESOLVED_OPTIONS) options: ResolvedJwksOptions,
+    private readonly cache: JwksCacheService,
+    @Inject(JWKS_CLOCK) private readonly clock: Clock,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
+    this.options = options.webhook ?? null;
+    this.expectedAuthorization = this.options?.auth0 ? digest(this.options.auth0.authorization) : null;
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.options === null) return;
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    if (server === undefined || typeof server.listeners !== 'function') {
+      this.logger.warn(`webhook is set but the app has no HTTP server: ${this.options.path} is not served`);
+      return;
+    }
+    const path = this.options.path;
+    this.wrapped = server.listeners('request') as RequestListener[];
+    server.removeAllListeners('request');
+    const wrapped = this.wrapped;
+    this.ours = (req, res) => {
+      const url = req.url ?? '';
+      // One comparison for every other request: the app's path is not made slower.
+      if (url.startsWith(path) && (url.length === path.length || url[path.length] === '?')) {
+        this.handle(req, res);
+        return;
+      }
+      for (const listener of wrapped) listener.call(server, req, res);
+    };
+    server.on('request', this.ours);
+    this.server = server;
+  }
+
+  onApplicationShutdown(): void {
+    if (this.server === null || this.ours === null) return;
+    this.server.removeListener('request', this.ours);
+    for (const listener of this.wrapped) this.server.on('request', listener);
+    this.server = null;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'POST') return reply(res, 405, 'Method Not Allowed', { allow: 'POST' });
+    const max = WEBHOOK_DEFAULTS.maxBodyBytes;
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > max) return this.tooLarge(req, res);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > max) {
+        done = true;
+        this.tooLarge(req, res);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      this.process(req, res, Buffer.concat(chunks, size));
+    });
+    req.on('error', () => {
+      done = true;
+      res.destroy();
+    });
+  }
+
+  private tooLarge(req: IncomingMessage, res: ServerResponse): void {
+    this.refused('body over the size limit');
+    // The rest of the body is not read: the connection is closed after the answer.
+    reply(res, 413, 'Payload Too Large', { connection: 'close' });
+    req.resume();
+  }
+
+  private process(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    const options = this.options as ResolvedWebhookOptions;
+    const signature = req.headers['x-jwks-signature'];
+    let actions: WebhookAction[];
+    let source: string;
+    try {
+      if (signature !== undefined && options.secret !== null) {
+        const result = verifyWebhookSignature({ header: signature, body, secret: options.secret, nowSec: Math.floor(this.clock.now() / 1000), replay: this.replay });
+        if (!result.ok) return this.unauthorized(res, `signed notice refused (${result.reason})`);
+        actions = [parseWebhookNotice(body)];
+        source = 'signed notice';
+      } else if (signature === undefined && this.expectedAuthorization !== null && typeof req.headers.authorization === 'string') {
+        if (!timingSafeEqual(digest(req.headers.authorization), this.expectedAuthorization)) return this.unauthorized(res, 'Auth0 log stream refused (authorization does not match)');
+        actions = dedupeActions(parseAuth0LogStream(body, options.auth0?.issuer));
+        source = 'Auth0 log stream';
+      } else {
+        return this.unauthorized(res, 'no x-jwks-signature or Authorization this webhook accepts');
+      }
+      this.act(actions, source);
+    } catch (err) {
+      if (err instanceof WebhookBodyError) {
+        this.logger.warn(`webhook: authenticated body refused: ${err.message}`);
+        return reply(res, 400, err.message);
+      }
+      // An unknown issuer or kid argument: the service's typed error, shown without the value.
+      const code = (err as { code?: string })?.code ?? 'error';
+      this.logger.warn(`webhook: authenticated request could not be acted on (${code})`);
+      return reply(res, 400, `the notice could not be acted on (${code})`);
+    }
+    reply(res, 202, 'Accepted', {}, { accepted: actions.length });
+  }
+
+  /** Carries out each action; every argument is checked (issuer known) before anything is done. */
+  private act(actions: readonly WebhookAction[], source: string): void {
+    for (const action of actions) this.cache.registry.source(action.issuer);
+    for (const action of actions) {
+      const issuer = action.issuer;
+      if (action.event === 'revoke') {
+        this.cache.revokeKey(action.kid, issuer);
+        this.logger.warn(`webhook (${source}): revoked ${kidFingerprint(action.kid)}${issuer ? ` of ${issuer}` : ''}`);
+      } else if (action.event === 'restore') {
+        this.cache.restoreKey(action.kid, issuer);
+        this.logger.log(`webhook (${source}): restored ${kidFingerprint(action.kid)}${issuer ? ` of ${issuer}` : ''}`);
+      } else {
+        this.logger.log(`webhook (${source}): refresh${issuer ? ` of ${issuer}` : ''}`);
+        // Not awaited: the sender gets its 202 at once; the outcome is in the log and the key-set state.
+        let pending: Promise<unknown>;
+        try {
+          pending = issuer === undefined ? this.cache.refresh() : this.cache.refresh(issuer);
+        } catch (err) {
+          pending = Promise.reject(err);
+        }
+        pending.catch((err: unknown) => {
+          if (err instanceof JwksRefreshDeferredError) this.logger.warn(`webhook refresh deferred by the IdP's Retry-After or the backoff: retry in ${Math.ceil(err.retryAfterMs / 1000)} s`);
+          else this.logger.warn(`webhook refresh failed (${(err as { code?: string })?.code ?? 'error'})`);
+        });
+      }
+    }
+  }
+
+  private unauthorized(res: ServerResponse, why: string): void {
+    this.refused(why);
+    reply(res, 401, 'Unauthorized');
+  }
+
+  /** One warning per window during a flood of refusals, with the count. */
+  private refused(why: string): void {
+    const now = this.clock.now();
+    if (now - this.refusals.windowStart >= REFUSAL_LOG_WINDOW_MS) {
+      const more = this.refusals.count > 1 ? ` (${this.refusals.count - 1} more refused in the last window)` : '';
+      this.refusals = { windowStart: now, count: 0 };
+      this.logger.warn(`webhook: ${why}${more}`);
+    }
+    this.refusals.count++;
+  }
+}
+
+function reply(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): void {
+  if (res.headersSent) return;
+  const body = JSON.stringify({ statusCode: status, message, ...extra });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
+  res.end(body);
+}
