@@ -1,4 +1,5 @@
 import type { JwksFleetOptions, ResolvedFleetOptions } from '../store/fleet.options.js';
+import type { JwksMetricsOptions, ResolvedMetricsOptions } from '../metrics/metrics.options.js';
 import type { ExecutionContext } from '@nestjs/common';
 import type { JwksTokenSource, ResolvedTokenSource } from '../guards/token.source.js';
 import type { JwksSubscriptionsOptions, ResolvedSubscriptionsOptions } from '../transports/graphql-ws.token.js';
@@ -211,6 +212,12 @@ export interface JwksAuthModuleOptions {
    * `JwksFleetOptions` and the README's "Fleet mode". Without it, each process keeps its own.
    */
   fleet?: JwksFleetOptions;
+  /**
+   * Metrics, off unless set: `true` (prom-client's default registry), `{ registry }` (yours),
+   * `{ otel: true }` (`@opentelemetry/api`'s global meter), or `{ registry, otel: true }`. The
+   * package used is an optional peer: install it. See the README's "Metrics".
+   */
+  metrics?: JwksMetricsOptions;
 }
 
 /** Verified-token cache tuning; every field has a default in `JWKS_DEFAULTS`. */
@@ -278,4 +285,6 @@ export interface ResolvedJwksOptions {
   readonly userProperty: string | null;
   /** null (or absent in hand-built options): no fleet, each process keeps its own key sets. */
   readonly fleet?: ResolvedFleetOptions | null;
+  /** null (or absent in hand-built options): no metrics. */
+  readonly metrics?: ResolvedMetricsOptions | null;
 }
