@@ -7,12 +7,20 @@ import { GAUGES, type JwksMetricsSink, type MetricsStateSource } from './metrics
 
 type Child = ReturnType<PromMetric['labels']>;
 
+/** A per-request count kept as a plain number and added to its series when scraped. */
+interface Tally {
+  readonly child: Child;
+  count: number;
+  published: number;
+}
+
 /**
- * Metrics this package registered, with the sources their scrape reads. Two modules of one process
- * on one registry share them (prom-client refuses a second metric of the same name); a metric of
- * the same name registered by anything else is an error, not silently taken over.
+ * Metrics this package registered, with what their scrape reads (a gauge's state sources, a
+ * counter's tallies). Two modules of one process on one registry share them (prom-client refuses
+ * a second metric of the same name); a metric of the same name registered by anything else is an
+ * error, not silently taken over.
  */
-const OURS = new WeakMap<object, Set<MetricsStateSource>>();
+const OURS = new WeakMap<object, Set<MetricsStateSource> | Set<() => void>>();
 
 /**
  * The module's metrics on a prom-client registry. Label values are the configured issuer (never a
@@ -25,28 +33,39 @@ export class PrometheusMetrics implements JwksMetricsSink {
   private readonly unknownKids: PromMetric;
   private readonly tokenCacheLookups: PromMetric;
   private readonly gaugeSources: Set<MetricsStateSource>[];
-  /** Per-request series, resolved once: `labels()` hashes its arguments on every call. */
-  private readonly acceptedByIssuer = new Map<string, Child>();
-  private readonly cacheHit: Child;
-  private readonly cacheMiss: Child;
+  /**
+   * Per-request counts as plain numbers, published when scraped: prom-client's `inc()` hashes its
+   * labels on every call, which would double the cost of a verified-token cache hit.
+   */
+  private readonly acceptedByIssuer = new Map<string, Tally>();
+  private readonly cacheHit: Tally;
+  private readonly cacheMiss: Tally;
+  private readonly publish = (): void => {
+    for (const tally of this.acceptedByIssuer.values()) flush(tally);
+    flush(this.cacheHit);
+    flush(this.cacheMiss);
+  };
+  private readonly flushers: Set<() => void>[];
 
   constructor(
     private readonly prom: PromClientModule,
     private readonly registry: PromRegistryLike,
   ) {
-    this.verifications = this.metric('Counter', 'jwks_auth_verifications_total', 'Tokens verified, by issuer, result (accepted, refused) and refusal reason (the error code)', ['issuer', 'result', 'reason']);
+    this.verifications = this.tallied( 'jwks_auth_verifications_total', 'Tokens verified, by issuer, result (accepted, refused) and refusal reason (the error code)', ['issuer', 'result', 'reason']);
     this.fetches = this.metric('Counter', 'jwks_auth_key_set_fetches_total', 'JWKS fetches, by issuer, trigger and outcome (ok, not-modified or the error kind)', ['issuer', 'trigger', 'outcome']);
     this.fetchDuration = this.metric('Histogram', 'jwks_auth_key_set_fetch_duration_seconds', 'Duration of JWKS fetches, by issuer', ['issuer'], { buckets: [...METRICS_DEFAULTS.fetchDurationBuckets] });
     this.unknownKids = this.metric('Counter', 'jwks_auth_unknown_kids_total', 'Tokens naming a kid the held key set does not know, by issuer and what was done (refetch, cooldown, backoff, busy, unavailable)', ['issuer', 'action']);
-    this.tokenCacheLookups = this.metric('Counter', 'jwks_auth_verified_token_cache_total', 'Lookups in the verified-token cache, by result (hit, miss)', ['result']);
+    this.tokenCacheLookups = this.tallied('jwks_auth_verified_token_cache_total', 'Lookups in the verified-token cache, by result (hit, miss)', ['result']);
     this.gaugeSources = [
       this.gauge('jwks_auth_key_set_age_seconds', 'Seconds since the held key set was fetched, by issuer', GAUGES.age),
       this.gauge('jwks_auth_keys', 'Usable keys in the held key set (revoked ones left out), by issuer', GAUGES.keys),
       this.gauge('jwks_auth_key_set_stale', '1 when the held key set is not fresh (stale, expired, empty or to be revalidated), else 0, by issuer', GAUGES.stale),
       this.gauge('jwks_auth_next_fetch_allowed_seconds', 'Seconds until a fetch is allowed again (Retry-After or backoff), 0 when it is, by issuer', GAUGES.nextFetchAllowed),
     ];
-    this.cacheHit = this.tokenCacheLookups.labels('hit');
-    this.cacheMiss = this.tokenCacheLookups.labels('miss');
+    this.cacheHit = { child: this.tokenCacheLookups.labels('hit'), count: 0, published: 0 };
+    this.cacheMiss = { child: this.tokenCacheLookups.labels('miss'), count: 0, published: 0 };
+    this.flushers = [this.verifications, this.tokenCacheLookups].map((m) => OURS.get(m) as Set<() => void>);
+    for (const set of this.flushers) set.add(this.publish);
   }
 
   verification(issuer: string, result: 'accepted' | 'refused', reason: string): void {
@@ -54,16 +73,16 @@ export class PrometheusMetrics implements JwksMetricsSink {
       this.verifications.labels(issuer, result, reason).inc();
       return;
     }
-    let child = this.acceptedByIssuer.get(issuer);
-    if (child === undefined) {
-      child = this.verifications.labels(issuer, 'accepted', '');
-      this.acceptedByIssuer.set(issuer, child);
+    let tally = this.acceptedByIssuer.get(issuer);
+    if (tally === undefined) {
+      tally = { child: this.verifications.labels(issuer, 'accepted', ''), count: 0, published: 0 };
+      this.acceptedByIssuer.set(issuer, tally);
     }
-    child.inc();
+    tally.count++;
   }
 
   tokenCache(hit: boolean): void {
-    (hit ? this.cacheHit : this.cacheMiss).inc();
+    (hit ? this.cacheHit : this.cacheMiss).count++;
   }
 
   fetch(issuer: string, trigger: string, outcome: string, seconds: number): void {
@@ -79,6 +98,9 @@ export class PrometheusMetrics implements JwksMetricsSink {
     for (const set of this.gaugeSources) set.add(source);
     return () => {
       for (const set of this.gaugeSources) set.delete(source);
+      // A closed app's last counts stay in the counters (they never go down); its tallies go.
+      this.publish();
+      for (const set of this.flushers) set.delete(this.publish);
     };
   }
 
@@ -91,7 +113,25 @@ export class PrometheusMetrics implements JwksMetricsSink {
       return existing;
     }
     const metric = new this.prom[kind]({ name, help, labelNames, registers: [this.registry], ...extra });
-    OURS.set(metric, new Set());
+    OURS.set(metric, new Set<() => void>());
+    return metric;
+  }
+
+  /** A counter some of whose counts are tallied per request and published when scraped. */
+  private tallied(name: string, help: string, labelNames: string[]): PromMetric {
+    const existing = this.registry.getSingleMetric(name) as PromMetric | undefined;
+    if (existing !== undefined) return this.metric('Counter', name, help, labelNames);
+    const flushers = new Set<() => void>();
+    const metric = new this.prom.Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        for (const publish of flushers) publish();
+      },
+    });
+    OURS.set(metric, flushers);
     return metric;
   }
 
@@ -99,7 +139,7 @@ export class PrometheusMetrics implements JwksMetricsSink {
   private gauge(name: string, help: string, value: (s: JwksCacheState, now: number) => number | null): Set<MetricsStateSource> {
     const existing = this.registry.getSingleMetric(name) as PromMetric | undefined;
     if (existing !== undefined) {
-      const sources = OURS.get(existing);
+      const sources = OURS.get(existing) as Set<MetricsStateSource> | undefined;
       if (sources === undefined) {
         throw new JwksOptionsError([`metrics: the registry already holds a metric named ${name} that nestjs-jwks-auth did not register; use another registry (metrics: { registry })`]);
       }
@@ -127,4 +167,10 @@ export class PrometheusMetrics implements JwksMetricsSink {
     OURS.set(metric, sources);
     return sources;
   }
+}
+
+function flush(tally: Tally): void {
+  if (tally.count === tally.published) return;
+  tally.child.inc(tally.count - tally.published);
+  tally.published = tally.count;
 }

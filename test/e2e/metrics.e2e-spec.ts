@@ -115,11 +115,18 @@ describe('metrics across modules and apps on one registry', () => {
     await request(first.getHttpServer()).get('/me').set('Authorization', `Bearer ${issuer.sign()}`).expect(200);
     let text = await registry.metrics();
     expect(sample(text, 'jwks_auth_verifications_total', { issuer: issuer.issuer, result: 'accepted', reason: '' })).toBe(2);
+    // Counted after the first scrape, published by the next one (and by an app's close).
+    await request(first.getHttpServer()).get('/me').set('Authorization', `Bearer ${issuer.sign()}`).expect(200);
+    text = await registry.metrics();
+    expect(sample(text, 'jwks_auth_verifications_total', { issuer: issuer.issuer, result: 'accepted', reason: '' })).toBe(3);
     expect(sample(text, 'jwks_auth_key_set_fetches_total', { issuer: issuer.issuer, trigger: 'warm-up', outcome: 'ok' })).toBe(2);
+    await request(second.getHttpServer()).get('/me').set('Authorization', `Bearer ${issuer.sign()}`).expect(200);
     await first.close();
     await second.close();
     text = await registry.metrics();
     expect(sample(text, 'jwks_auth_keys', { issuer: issuer.issuer })).toBeUndefined();
+    // Counters never go down: the closed apps' counts stay, the last one (unscraped) published at close.
+    expect(sample(text, 'jwks_auth_verifications_total', { issuer: issuer.issuer, result: 'accepted', reason: '' })).toBe(4);
   });
 
   it('refuses to start on a registry where another library holds one of its names', async () => {
