@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
 import request from 'supertest';
 import { Registry } from 'prom-client';
 import { JwksAuthModule, JwksCacheService, JwksOptionsError, JWKS_METRICS } from '../../lib';
@@ -97,6 +98,31 @@ describe('metrics: { registry } in a real app, scraped from a real prom-client r
     app.get(JwksCacheService).invalidate();
     expect(sample(await scrape(), 'jwks_auth_key_set_stale', { issuer: iss })).toBe(1);
     expect(app.get(JWKS_METRICS)).not.toBeNull();
+  });
+});
+
+describe('the shipped alert rules and dashboard', () => {
+  it('name only metrics and labels the module registers', async () => {
+    const registry = new Registry();
+    const issuer = await TestIssuer.start();
+    const app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer, { metrics: { registry } }))] });
+    try {
+      const registered = new Map((await registry.getMetricsAsJSON()).map((m) => [m.name, m]));
+      const labels = new Set(['issuer', 'result', 'reason', 'trigger', 'outcome', 'action', 'le']);
+      for (const file of ['ops/prometheus-alerts.yml', 'ops/grafana-dashboard.json']) {
+        const text = readFileSync(file, 'utf8');
+        const names = [...text.matchAll(/jwks_auth_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, ''));
+        expect(names.length).toBeGreaterThan(5);
+        for (const name of names) expect([file, registered.has(name)]).toEqual([file, true]);
+        for (const m of text.matchAll(/\b(?:by|on) \(([a-z_, ]+)\)|\{([a-z_]+)=/g)) {
+          for (const label of (m[1] ?? m[2]).split(/,\s*/)) expect([file, label, labels.has(label)]).toEqual([file, label, true]);
+        }
+      }
+      expect(JSON.parse(readFileSync('ops/grafana-dashboard.json', 'utf8')).panels.length).toBeGreaterThan(5);
+    } finally {
+      await app.close();
+      await issuer.close();
+    }
   });
 });
 
