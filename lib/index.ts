@@ -50,7 +50,6 @@ export { isFleetStore, type KeySetStore, type KeySetLease, type KeySetId, type F
 export { RedisKeySetStore, type RedisKeySetStoreOptions, type RedisClientLike, type RedisKeySetKeys, type RedisStoredValueRefusal } from './store/redis-key-set.store.js';
 export type { JwksFleetOptions, ResolvedFleetOptions } from './store/fleet.options.js';
 export type { JwksMetricsOptions, ResolvedMetricsOptions, PromRegistryLike } from './metrics/metrics.options.js';
-export { JwksMetrics } from './metrics/jwks.metrics.js';
 export type { VerificationObserver } from './verify/jwt.verifier.js';
 export { MemoryKeySetStore } from './store/memory-key-set.store.js';
 export { SnapshotFileKeySetStore, type SnapshotFileKeySetStoreOptions } from './store/snapshot-file-key-set.store.js';
