@@ -1,6 +1,6 @@
 export { JwksAuthModule } from './jwks-auth.module.js';
 export { JWKS_AUTH_MODULE_OPTIONS, type JwksAuthModuleAsyncOptions, type JwksAuthModuleForRootOptions } from './jwks-auth.module-definition.js';
-export { JWKS_CLOCK, JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, JWKS_DISCOVERY_FETCHER, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, JWKS_WS_CLOSE_CODES, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
+export { JWKS_CLOCK, JWKS_DEFAULT_GRANT_CLAIMS, JWKS_DEFAULTS, JWKS_DISCOVERY_FETCHER, JWKS_FETCHER, JWKS_EVENT_LISTENERS, JWKS_METRICS, METRICS_DEFAULTS, JWKS_RESOLVED_OPTIONS, JWKS_STORE, JWKS_WS_CLOSE_CODES, SUPPORTED_ALGORITHMS } from './jwks-auth.constants.js';
 export type {
   JwksAuthModuleOptions,
   JwksIssuerOptions,
@@ -51,12 +51,14 @@ export { RedisKeySetStore, type RedisKeySetStoreOptions, type RedisClientLike, t
 export type { JwksFleetOptions, ResolvedFleetOptions } from './store/fleet.options.js';
 export type { JwksWebhookOptions, ResolvedWebhookOptions } from './webhook/webhook.options.js';
 export { signWebhookBody } from './webhook/webhook.signature.js';
+export type { JwksMetricsOptions, ResolvedMetricsOptions, PromRegistryLike } from './metrics/metrics.options.js';
+export type { VerificationObserver } from './verify/jwt.verifier.js';
 export { MemoryKeySetStore } from './store/memory-key-set.store.js';
 export { SnapshotFileKeySetStore, type SnapshotFileKeySetStoreOptions } from './store/snapshot-file-key-set.store.js';
 export type { KeySetStateRefusal } from './store/key-set-state.validator.js';
 export type { KeySetLog } from './cache/key-set.source.js';
 export { JwksAuthEvents, type JwksAuthEventHandler, type JwksAuthEventMap, type JwksAuthEventName } from './events/event.stream.js';
-export { loggingListener, type LoggingListenerOptions, type JwksAuthEvent, type JwksAuthEventBody, type JwksAuthEventListener } from './events/jwks-auth.events.js';
+export { loggingListener, type LoggingListenerOptions, type UnknownKidAction, type JwksAuthEvent, type JwksAuthEventBody, type JwksAuthEventListener } from './events/jwks-auth.events.js';
 export type { FetchReason } from './cache/key-set.policy.js';
 export type { JwksFetcher, JwksFetchRequest, JwksFetchResult } from './fetch/jwks.fetcher.js';
 export { httpDiscoveryFetcher, type DiscoveryDocumentKind, type DiscoveryFetcher, type DiscoveryRequest, type DiscoveryResult } from './fetch/discovery.fetcher.js';

@@ -395,3 +395,20 @@ export const WEBHOOK_DEFAULTS = {
   /** Most log entries acted on per Auth0 batch: the rest of a larger batch is ignored (they are not key events). */
   maxAuth0Entries: 1000,
 } as const;
+
+/** Defaults of the `metrics` option (Prometheus through prom-client, or OpenTelemetry). */
+export const METRICS_DEFAULTS = Object.freeze({
+  /**
+   * Buckets of `jwks_auth_key_set_fetch_duration_seconds`: a healthy IdP answers in 10–300 ms; the
+   * top buckets reach past the default fetch timeout (5 s), so a timing-out IdP shows in `+Inf`.
+   */
+  fetchDurationBuckets: Object.freeze([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+  /** The OpenTelemetry meter's name (its instrumentation scope): the package name, by OTel convention. */
+  otelMeterName: 'nestjs-jwks-auth',
+});
+
+/**
+ * Injection token of the module's metrics (`JwksMetrics`), or null when the `metrics` option is
+ * off. Built at startup: prom-client / `@opentelemetry/api` are loaded then.
+ */
+export const JWKS_METRICS = Symbol('JWKS_METRICS');

@@ -1,6 +1,7 @@
 import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_GUARD, ModulesContainer } from '@nestjs/core';
-import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_FETCHER, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from './jwks-auth.constants.js';
+import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_FETCHER, JWKS_METRICS, JWKS_RESOLVED_OPTIONS, JWKS_STORE } from './jwks-auth.constants.js';
+import { JwksMetrics } from './metrics/jwks.metrics.js';
 import { loggingListener, type JwksAuthEventListener } from './events/jwks-auth.events.js';
 import { JwksAuthEvents } from './events/event.stream.js';
 import { defaultKeySetStore } from './store/default-key-set.store.js';
@@ -45,20 +46,34 @@ const providers: Provider[] = [
     inject: [JWKS_RESOLVED_OPTIONS],
   },
   JwksAuthEvents,
-  // The log lines (rate-limited on the module's clock) and the public stream; provide a list under
-  // this token to add metrics (keep these two for the logs and `JwksAuthEvents`).
+  {
+    provide: JWKS_METRICS,
+    // Built at startup, so an enabled `metrics` without its package stops the app with the install hint.
+    useFactory: (options: ResolvedJwksOptions): Promise<JwksMetrics> | null => (options.metrics ? JwksMetrics.create(options.metrics) : null),
+    inject: [JWKS_RESOLVED_OPTIONS],
+  },
+  // The log lines (rate-limited on the module's clock), the public stream and, with `metrics`, the
+  // metrics' counts; provide a list under this token to add listeners (keep these for the logs,
+  // `JwksAuthEvents` and the metrics).
   {
     provide: JWKS_EVENT_LISTENERS,
-    useFactory: (clock: Clock, events: JwksAuthEvents) => [loggingListener(new Logger('JwksAuth'), { clock }), events.listener],
-    inject: [JWKS_CLOCK, JwksAuthEvents],
+    useFactory: (clock: Clock, events: JwksAuthEvents, metrics: JwksMetrics | null) => [
+      loggingListener(new Logger('JwksAuth'), { clock }),
+      events.listener,
+      ...(metrics === null ? [] : [metrics.listener]),
+    ],
+    inject: [JWKS_CLOCK, JwksAuthEvents, JWKS_METRICS],
   },
   JwksCacheService,
   {
     provide: JwtVerifier,
     // The verifier routes on the registry itself (issuer → key set): no delegation layer on the per-request path.
-    useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock, listeners: readonly JwksAuthEventListener[]) =>
-      new JwtVerifier(options, cache.registry, clock, listeners),
-    inject: [JWKS_RESOLVED_OPTIONS, JwksCacheService, JWKS_CLOCK, JWKS_EVENT_LISTENERS],
+    useFactory: (options: ResolvedJwksOptions, cache: JwksCacheService, clock: Clock, listeners: readonly JwksAuthEventListener[], metrics: JwksMetrics | null) => {
+      // Gauges are read from the states when scraped; nothing is counted per request for them.
+      metrics?.watch({ states: () => cache.getStates(), now: () => clock.now() });
+      return new JwtVerifier(options, cache.registry, clock, listeners, metrics);
+    },
+    inject: [JWKS_RESOLVED_OPTIONS, JwksCacheService, JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_METRICS],
   },
   {
     provide: JwksStrategy,
@@ -74,7 +89,7 @@ const providers: Provider[] = [
   JwksWebhook,
 ];
 
-const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JWKS_EVENT_LISTENERS, JwksAuthEvents, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator, JwksWsHandshake];
+const exported = [JWKS_RESOLVED_OPTIONS, JWKS_CLOCK, JWKS_STORE, JWKS_EVENT_LISTENERS, JWKS_METRICS, JwksAuthEvents, JwksCacheService, JwtVerifier, JwksStrategy, JwksAuthGuard, JwksHealthIndicator, JwksWsHandshake];
 
 /**
  * `APP_GUARD` for `globalGuard: true`. With `forRootAsync` the options are only known at runtime,

@@ -313,7 +313,11 @@ export class KeySetSource {
         if (found && found.length > 0) return found;
         throw new KeyNotFoundError('no key in the set matches the token');
       }
-      if (round === 0 && kid !== undefined && !this.index.has(kid)) this.emit({ type: 'unknown-kid', jwksUri: this.uri });
+      if (round === 0 && kid !== undefined && !this.index.has(kid)) {
+        // Only a fail before any fetch is a refusal; 'not-found' comes after one (round > 0).
+        const action = decision.action === 'fail' && decision.reason !== 'not-found' ? decision.reason : 'refetch';
+        this.emit({ type: 'unknown-kid', jwksUri: this.uri, action });
+      }
       if (decision.action === 'fail') {
         const r = decision.reason;
         if (r === 'cooldown' || r === 'backoff' || r === 'busy') this.emit({ type: 'refetch-refused', jwksUri: this.uri, reason: r });

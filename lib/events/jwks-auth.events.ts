@@ -34,8 +34,12 @@ export type JwksAuthEventBody =
   | { type: 'keys-skipped'; jwksUri: string; count: number; reasons: readonly string[] }
   /** The held raw set changed (a fetch, the store at startup, or a state the store pushed). */
   | { type: 'key-set-changed'; jwksUri: string; origin: 'fetch' | 'store' | 'watch'; kidsAdded: readonly string[]; kidsRemoved: readonly string[]; keyCount: number }
-  /** A token named a kid the held set does not know (the kid itself is not given). */
-  | { type: 'unknown-kid'; jwksUri: string }
+  /**
+   * A token named a kid the held set does not know (the kid itself is not given). `action`: what
+   * was done: `refetch` (a fetch started or was joined), or why not (`cooldown`, `backoff`, `busy`
+   * past `cache.maxWaiters`, `unavailable` with no usable set).
+   */
+  | { type: 'unknown-kid'; jwksUri: string; action: UnknownKidAction }
   /** A refetch for an unknown kid was refused: inside the cooldown, backing off, or too many waiters. */
   | { type: 'refetch-refused'; jwksUri: string; reason: 'cooldown' | 'backoff' | 'busy' }
   /**
@@ -72,6 +76,9 @@ export type JwksAuthEventBody =
   /** An issuer was added at runtime (`addIssuer`) or removed (`removeIssuer`). */
   | { type: 'issuer-added'; jwksUri: string }
   | { type: 'issuer-removed'; jwksUri: string };
+
+/** What a key set did about an unknown kid (`unknown-kid` events; the metrics' `action` label). */
+export type UnknownKidAction = 'refetch' | 'cooldown' | 'backoff' | 'busy' | 'unavailable';
 
 /** Receives every event, synchronously; it must not throw (a throw is swallowed) and must not block. */
 export type JwksAuthEventListener = (event: JwksAuthEvent) => void;

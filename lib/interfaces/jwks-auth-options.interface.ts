@@ -1,5 +1,6 @@
 import type { JwksFleetOptions, ResolvedFleetOptions } from '../store/fleet.options.js';
 import type { JwksWebhookOptions, ResolvedWebhookOptions } from '../webhook/webhook.options.js';
+import type { JwksMetricsOptions, ResolvedMetricsOptions } from '../metrics/metrics.options.js';
 import type { ExecutionContext } from '@nestjs/common';
 import type { JwksTokenSource, ResolvedTokenSource } from '../guards/token.source.js';
 import type { JwksSubscriptionsOptions, ResolvedSubscriptionsOptions } from '../transports/graphql-ws.token.js';
@@ -219,6 +220,12 @@ export interface JwksAuthModuleOptions {
    * README's "Rotation webhook".
    */
   webhook?: JwksWebhookOptions;
+  /**
+   * Metrics, off unless set: `true` (prom-client's default registry), `{ registry }` (yours),
+   * `{ otel: true }` (`@opentelemetry/api`'s global meter), or `{ registry, otel: true }`. The
+   * package used is an optional peer: install it. See the README's "Metrics".
+   */
+  metrics?: JwksMetricsOptions;
 }
 
 /** Verified-token cache tuning; every field has a default in `JWKS_DEFAULTS`. */
@@ -288,4 +295,6 @@ export interface ResolvedJwksOptions {
   readonly fleet?: ResolvedFleetOptions | null;
   /** null (or absent in hand-built options): no webhook. */
   readonly webhook?: ResolvedWebhookOptions | null;
+  /** null (or absent in hand-built options): no metrics. */
+  readonly metrics?: ResolvedMetricsOptions | null;
 }

@@ -10,6 +10,7 @@ import { resolveMicroserviceOptions } from '../transports/rpc-token.options.js';
 import { websocketOption } from '../transports/ws.options.js';
 import { fleetOption } from '../store/fleet.options.js';
 import { webhookOption } from '../webhook/webhook.options.js';
+import { metricsOption } from '../metrics/metrics.options.js';
 
 /** A Passport strategy name: short, and safe to show in messages. */
 const STRATEGY_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -25,7 +26,7 @@ const KNOWN_KEYS = {
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'allowedJwksHosts', 'grantClaims', 'issuers', 'maxIssuers', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec', 'requiredClaims', 'typ',
     'cache', 'fetch', 'verifiedTokenCache', 'globalGuard', 'failOnWarmupError', 'warmupTimeoutMs', 'unavailableStatus', 'strategyName',
     'token', 'subscriptions', 'microservice', 'websocket', 'mapUser', 'userProperty', 'passportAliases', 'isGlobal',
-    'fleet', 'webhook',
+    'fleet', 'webhook', 'metrics',
   ],
   'issuers[].': [
     'issuer', 'jwksUri', 'audience', 'audienceClaim', 'requiredClaimValues', 'algorithms', 'clockToleranceSec', 'maxTokenAgeSec',
@@ -270,6 +271,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
   const websocket = websocketOption(problems, input.websocket);
   const fleet = fleetOption(problems, input.fleet, cache.snapshotPath);
   const webhook = webhookOption(problems, input.webhook, issuers.map((i) => i.issuer));
+  const metrics = metricsOption(problems, input.metrics);
   let mapUser: JwksUserMapper | null = null;
   if (input.mapUser !== undefined) {
     if (typeof input.mapUser !== 'function') problems.push(`mapUser must be a function (claims, context) => user, got ${describeValue(input.mapUser)}`);
@@ -309,6 +311,7 @@ function resolve(input: JwksAuthModuleOptions): ResolvedJwksOptions {
     userProperty,
     fleet,
     webhook,
+    metrics,
   });
 }
 

@@ -18,6 +18,17 @@ import { VerifiedTokenCache } from './verified-token.cache.js';
  */
 const KNOWN_HEADERS_MAX = 32;
 
+/**
+ * The verifier's per-request counts, for metrics: plain calls, no event object, and none at all
+ * when no observer is given (the metrics option is off).
+ */
+export interface VerificationObserver {
+  /** A token was accepted for this configured issuer (a verified-token cache hit included). */
+  accepted(issuer: string): void;
+  /** A lookup in the verified-token cache (only when the cache is on). */
+  tokenCache(hit: boolean): void;
+}
+
 /** A verified token: its claims and the key that verified it. */
 export interface VerifiedToken {
   claims: JwtClaims;
@@ -49,6 +60,8 @@ export class JwtVerifier {
     private readonly clock: Pick<Clock, 'now'>,
     /** Receive a `token-refused` event per refusal (the module passes `JWKS_EVENT_LISTENERS`). */
     private readonly listeners: readonly JwksAuthEventListener[] = [],
+    /** Accepted tokens and verified-token cache lookups, for metrics (`JWKS_METRICS`); null when off. */
+    private readonly observer: VerificationObserver | null = null,
   ) {
     this.router = 'route' in keys ? keys : new StaticIssuerRouter(options.issuers.slice(0, 1).map((issuer) => issuerRoute(issuer, keys)));
     const cacheOptions = options.verifiedTokenCache;
@@ -81,7 +94,12 @@ export class JwtVerifier {
       if (this.tokenCache !== null) {
         const hit = this.tokenCache.get(token, now);
         // A cached token is re-checked against the clock: `exp` bounds the entry, `nbf` had passed.
-        if (hit !== undefined) return hit;
+        if (hit !== undefined) {
+          // A hit's `iss` routed to a configured issuer when it was verified, and the hit is still current.
+          if (this.observer !== null) this.observeHit(hit.claims.iss);
+          return hit;
+        }
+        if (this.observer !== null) this.observer.tokenCache(false);
       }
       const router = this.router;
       const jws = parseJws(token, this.options.maxTokenBytes, router.algorithms, this.knownHeaders);
@@ -176,7 +194,14 @@ export class JwtVerifier {
       // The entry keeps its issuer's key set: a hit is re-checked against that set (rotated, revoked, removed).
       this.tokenCache.set(token, claims, jws.payloadSegment.length, key, route.keys, now, validUntil);
     }
+    if (this.observer !== null) this.observer.accepted(route.issuer);
     return { claims, key };
+  }
+
+  private observeHit(iss: string): void {
+    const observer = this.observer as VerificationObserver;
+    observer.tokenCache(true);
+    observer.accepted(iss);
   }
 
   /** A listener's throw never reaches the request: a broken metrics sink must not refuse tokens differently. */

@@ -3,7 +3,7 @@ import { JwksAuthEvents } from '../../lib/events/event.stream';
 import type { JwksAuthEvent } from '../../lib/events/jwks-auth.events';
 
 const revoked: JwksAuthEvent = { type: 'key-revoked', jwksUri: 'https://idp.example/jwks', kid: 'k1', issuer: 'https://idp.example/' };
-const unknown: JwksAuthEvent = { type: 'unknown-kid', jwksUri: 'https://idp.example/jwks', issuer: 'https://idp.example/' };
+const unknown: JwksAuthEvent = { type: 'unknown-kid', jwksUri: 'https://idp.example/jwks', action: 'cooldown', issuer: 'https://idp.example/' };
 
 describe('JwksAuthEvents', () => {
   it('emits each event under its type and under "event"', () => {

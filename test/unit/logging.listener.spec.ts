@@ -20,7 +20,7 @@ function setup() {
   return { lines, clock, emit: (e: JwksAuthEvent) => listener(e) };
 }
 
-const unknownKid: JwksAuthEvent = { type: 'unknown-kid', jwksUri: URI, issuer: ISSUER };
+const unknownKid: JwksAuthEvent = { type: 'unknown-kid', jwksUri: URI, action: 'cooldown', issuer: ISSUER };
 const cooldown: JwksAuthEvent = { type: 'refetch-refused', jwksUri: URI, reason: 'cooldown', issuer: ISSUER };
 
 describe('loggingListener', () => {

@@ -1,0 +1,93 @@
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { metrics, type Attributes, type Meter, type MeterProvider, type ObservableCallback } from '@opentelemetry/api';
+import { JwksAuthModule, JwksCacheService } from '../../lib';
+import { TestIssuer } from '../../lib/testing';
+import { bootApp, issuerOptions } from '../fixtures/app';
+
+/**
+ * A small recording MeterProvider. @opentelemetry/sdk-metrics is not installed (not a dependency of
+ * this package), so this stands in for the SDK: it records what the module sends through the real
+ * `@opentelemetry/api` global (`metrics.setGlobalMeterProvider`), nothing more.
+ */
+class RecordingMeterProvider implements MeterProvider {
+  readonly meters: string[] = [];
+  readonly instruments = new Map<string, { kind: string; unit?: string }>();
+  readonly points: { name: string; value: number; attributes: Attributes }[] = [];
+  private readonly callbacks = new Map<string, Set<ObservableCallback>>();
+
+  getMeter(name: string): Meter {
+    this.meters.push(name);
+    const define = (kind: string) => (instrument: string, options?: { unit?: string }) => {
+      this.instruments.set(instrument, { kind, unit: options?.unit });
+      const record = (value: number, attributes: Attributes = {}) => this.points.push({ name: instrument, value, attributes: { ...attributes } });
+      // As the SDK does, an instrument asked for again by name is the same instrument.
+      const callbacks = this.callbacks.get(instrument) ?? new Set<ObservableCallback>();
+      this.callbacks.set(instrument, callbacks);
+      return { add: record, record, addCallback: (cb: ObservableCallback) => callbacks.add(cb), removeCallback: (cb: ObservableCallback) => callbacks.delete(cb) };
+    };
+    return { createCounter: define('counter'), createHistogram: define('histogram'), createObservableGauge: define('gauge') } as unknown as Meter;
+  }
+
+  /** What a collection would read from the observable gauges now. */
+  observe(instrument: string): { value: number; attributes: Attributes }[] {
+    const seen: { value: number; attributes: Attributes }[] = [];
+    for (const cb of this.callbacks.get(instrument) ?? []) void cb({ observe: (value: number, attributes: Attributes = {}) => seen.push({ value, attributes }) });
+    return seen;
+  }
+
+  sum(name: string, attributes: Attributes): number {
+    return this.points.filter((p) => p.name === name && JSON.stringify(p.attributes) === JSON.stringify(attributes)).reduce((n, p) => n + p.value, 0);
+  }
+}
+
+describe('metrics: { otel: true } through the global meter provider', () => {
+  let issuer: TestIssuer;
+  let app: INestApplication;
+  const provider = new RecordingMeterProvider();
+
+  beforeAll(async () => {
+    // OTel's API has no proxy meter: the provider must be set before the module starts (as its docs say: SDK first).
+    expect(metrics.setGlobalMeterProvider(provider)).toBe(true);
+    issuer = await TestIssuer.start();
+    app = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer, { metrics: { otel: true }, verifiedTokenCache: true }))] });
+  });
+  afterAll(async () => {
+    await app.close();
+    await issuer.close();
+    metrics.disable();
+  });
+
+  it('records the same measurements under OTel names, with the Prometheus labels as attributes', async () => {
+    const iss = issuer.issuer;
+    const server = app.getHttpServer();
+    const token = issuer.sign({ sub: 'alice' });
+    await request(server).get('/me').set('Authorization', `Bearer ${token}`).expect(200);
+    await request(server).get('/me').set('Authorization', `Bearer ${token}`).expect(200);
+    await request(server).get('/me').set('Authorization', `Bearer ${issuer.sign({ exp: Math.floor(Date.now() / 1000) - 60 })}`).expect(401);
+    issuer.rotate();
+    await request(server).get('/me').set('Authorization', `Bearer ${issuer.sign()}`).expect(200);
+
+    expect(provider.meters).toEqual(['nestjs-jwks-auth']);
+    expect(provider.instruments.get('jwks_auth.key_set.fetch.duration')).toEqual({ kind: 'histogram', unit: 's' });
+    expect(provider.sum('jwks_auth.verifications', { issuer: iss, result: 'accepted', reason: '' })).toBe(3);
+    expect(provider.sum('jwks_auth.verifications', { issuer: iss, result: 'refused', reason: 'ERR_JWT_EXPIRED' })).toBe(1);
+    expect(provider.sum('jwks_auth.verified_token_cache.lookups', { result: 'hit' })).toBe(1);
+    expect(provider.sum('jwks_auth.verified_token_cache.lookups', { result: 'miss' })).toBe(3);
+    expect(provider.sum('jwks_auth.key_set.fetches', { issuer: iss, trigger: 'warm-up', outcome: 'ok' })).toBe(1);
+    expect(provider.sum('jwks_auth.key_set.fetches', { issuer: iss, trigger: 'unknown-kid', outcome: 'ok' })).toBe(1);
+    expect(provider.sum('jwks_auth.unknown_kids', { issuer: iss, action: 'refetch' })).toBe(1);
+    expect(provider.points.filter((p) => p.name === 'jwks_auth.key_set.fetch.duration')).toHaveLength(2);
+    expect(provider.observe('jwks_auth.key_set.keys')).toEqual([{ value: 2, attributes: { issuer: iss } }]);
+    expect(provider.observe('jwks_auth.key_set.stale')).toEqual([{ value: 0, attributes: { issuer: iss } }]);
+    app.get(JwksCacheService).invalidate();
+    expect(provider.observe('jwks_auth.key_set.stale')).toEqual([{ value: 1, attributes: { issuer: iss } }]);
+  });
+
+  it('stops observing a closed app\'s issuers', async () => {
+    const other = await bootApp({ imports: [JwksAuthModule.forRoot(issuerOptions(issuer, { metrics: { otel: true } }))] });
+    expect(provider.observe('jwks_auth.key_set.keys')).toHaveLength(2);
+    await other.close();
+    expect(provider.observe('jwks_auth.key_set.keys')).toHaveLength(1);
+  });
+});
