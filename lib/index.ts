@@ -50,6 +50,7 @@ export { isFleetStore, type KeySetStore, type KeySetLease, type KeySetId, type F
 export { RedisKeySetStore, type RedisKeySetStoreOptions, type RedisClientLike, type RedisKeySetKeys, type RedisStoredValueRefusal } from './store/redis-key-set.store.js';
 export type { JwksFleetOptions, ResolvedFleetOptions } from './store/fleet.options.js';
 export type { JwksWebhookOptions, ResolvedWebhookOptions } from './webhook/webhook.options.js';
+export type { JwksAdminOptions } from './admin/admin.options.js';
 export { signWebhookBody } from './webhook/webhook.signature.js';
 export type { JwksMetricsOptions, ResolvedMetricsOptions, PromRegistryLike } from './metrics/metrics.options.js';
 export type { VerificationObserver } from './verify/jwt.verifier.js';

@@ -371,6 +371,12 @@ export const JWKS_EVENT_LISTENERS = Symbol('JWKS_EVENT_LISTENERS');
  */
 export const JWKS_WS_CLOSE_CODES = Object.freeze({ unauthorized: 4401, unavailable: 1013 } as const);
 
+/** The admin controller (`admin` option). */
+export const ADMIN_DEFAULTS = {
+  /** Where the admin routes live unless `admin.path` says otherwise: beside the webhook's `/jwks-auth/webhook`. */
+  path: 'jwks-auth/admin',
+} as const;
+
 /** The rotation webhook (`webhook` option): fixed limits, each with its reason. */
 export const WEBHOOK_DEFAULTS = {
   /** Where the webhook listens unless `webhook.path` says otherwise. */
