@@ -3,8 +3,7 @@ import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
-import { JwksAuthModule } from 'nestjs-jwks-auth';
-import { AdminController } from './admin.controller';
+import { JwksAuthGuard, JwksAuthModule } from 'nestjs-jwks-auth';
 import { AppController } from './app.controller';
 import { HealthController } from './health.controller';
 import { ProfileResolver } from './profile.resolver';
@@ -19,6 +18,10 @@ import { ProfileResolver } from './profile.resolver';
     ConfigModule.forRoot({ isGlobal: true }),
     TerminusModule,
     JwksAuthModule.forRootAsync({
+      // The built-in admin routes (state, refresh, revoke/:kid, restore/:kid) at /admin/jwks, for
+      // tokens holding the jwks:admin scope (403 with insufficient_scope otherwise). Static, beside
+      // useFactory: routes exist before the factory runs.
+      admin: { guard: JwksAuthGuard, path: 'admin/jwks', scopes: ['jwks:admin'] },
       inject: [ConfigService],
       useFactory: (config: ConfigService) => {
         return {
@@ -37,7 +40,7 @@ import { ProfileResolver } from './profile.resolver';
     // Without NODE_ENV=production Apollo adds a stack trace to every error, refusals included.
     GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true, includeStacktraceInErrorResponses: false }),
   ],
-  controllers: [AppController, AdminController, HealthController],
+  controllers: [AppController, HealthController],
   providers: [ProfileResolver],
 })
 export class AppModule {}

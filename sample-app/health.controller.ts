@@ -16,4 +16,20 @@ export class HealthController {
   check() {
     return this.health.check([() => this.jwks.isHealthy()]);
   }
+
+  /** Kubernetes readiness: 503 until the first key set is held, then 200 (an expired set still counts). */
+  @Public()
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([() => this.jwks.isReady()]);
+  }
+
+  /** Kubernetes liveness: 200 while the module runs; never asks the IdP or Redis, so an IdP outage restarts nothing. */
+  @Public()
+  @Get('live')
+  @HealthCheck()
+  live() {
+    return this.health.check([() => this.jwks.isAlive()]);
+  }
 }

@@ -95,6 +95,8 @@ describe('sample-app against its embedded dev issuer', () => {
   it('reports health and lets only jwks:admin tokens refresh the key set', async () => {
     const http = request(app.getHttpServer());
     await http.get('/health').expect(200);
+    expect((await http.get('/health/ready').expect(200)).body.info.jwks.status).toBe('up');
+    expect((await http.get('/health/live').expect(200)).body.info.jwks.status).toBe('up');
     const refused = await http.post('/admin/jwks/refresh').set('Authorization', `Bearer ${issuer.sign({ scope: 'read' })}`).expect(403);
     expect(refused.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="jwks:admin"');
     const before = issuer.requestCount;
