@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { initialKeySetState, type KeySetState } from '../../lib/cache/key-set.state';
 import { JwksStoreError } from '../../lib/errors/jwks.errors';
@@ -237,6 +238,26 @@ describe('RedisKeySetStore against a real redis-server', () => {
       expect(seenB).toEqual([STATE]);
       expect(seenA).toEqual([]);
     });
+  });
+
+  it('bounds a call made before the first connection by the connect timeout: a Redis that accepts and never answers', async () => {
+    // A TCP server that takes the connection and says nothing: ioredis waits for its handshake.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const { port } = silent.address() as AddressInfo;
+    const store = new RedisKeySetStore({ redis: `redis://127.0.0.1:${port}`, log });
+    stores.push(store);
+    try {
+      const t0 = Date.now();
+      expect(await store.load(ID)).toBeNull();
+      const ms = Date.now() - t0;
+      expect(ms).toBeGreaterThanOrEqual(REDIS_STORE_DEFAULTS.connectTimeoutMs - 20);
+      expect(ms).toBeLessThan(REDIS_STORE_DEFAULTS.connectTimeoutMs + 500);
+      expect(store.fleetStatus()).toBe('degraded');
+    } finally {
+      await store.close();
+      silent.close();
+    }
   });
 
   it('names where Redis was looked for, never the password of its URL', async () => {
