@@ -418,3 +418,96 @@ export const METRICS_DEFAULTS = Object.freeze({
  * off. Built at startup: prom-client / `@opentelemetry/api` are loaded then.
  */
 export const JWKS_METRICS = Symbol('JWKS_METRICS');
+
+/**
+ * Defaults of `ClientCredentialsModule` (outbound machine-to-machine tokens, OAuth 2.0 client
+ * credentials grant). Token endpoints are among an IdP's most tightly limited (Auth0 adds hourly
+ * and daily per-client quotas), and a token lives for minutes to a day: every value below leans
+ * towards asking less often.
+ */
+export const CLIENT_CREDENTIALS_DEFAULTS = {
+  /**
+   * A token is handed out only while more than this is left of its life; within it, callers wait
+   * for a new one (or get the old one while the endpoint fails or throttles). 5 minutes covers a
+   * slow downstream call and clock skew between us and the API. Applied as
+   * `min(refreshMarginMs, lifetime × maxMarginRatio)`, so a 60-s token is still usable for 30 s.
+   */
+  refreshMarginMs: 5 * 60_000,
+  /** The margin is at most this share of a token's lifetime (see `refreshMarginMs`). */
+  maxMarginRatio: 0.5,
+  /**
+   * The background refresh starts at this share of a token's usable life (lifetime minus margin):
+   * a 24-h token is renewed after about 19 h, leaving hours to ride out an endpoint outage or a
+   * quota reset before any caller has to wait; a 60-s token after 24 s.
+   */
+  refreshAheadRatio: 0.8,
+  /**
+   * A token is never served with less than this left (even while the endpoint is down): the call
+   * it authorises must reach the API before it expires.
+   */
+  minRemainingMs: 5_000,
+  /** First wait after a failed request (429 without headers, 5xx, network); doubled per failure, full jitter. */
+  backoffBaseMs: 1_000,
+  /** Longest computed backoff: a failing endpoint costs at most about one request a minute per key and fleet. */
+  backoffMaxMs: 60_000,
+  /**
+   * Wait after `invalid_client`/`unauthorized_client` (or any other 4xx): retrying a wrong secret
+   * cannot succeed, yet a rotated secret should be picked up soon; 30 s keeps a misconfigured
+   * service at two requests a minute instead of one per call.
+   */
+  clientErrorBackoffMs: 30_000,
+  /**
+   * Longest wait accepted from `Retry-After`, `x-ratelimit-reset` or `auth0-client-quota-limit`:
+   * a full hour covers Auth0's hourly quota reset, while a hostile or broken header (a year, a
+   * date in 2099) cannot stop token requests for longer than that. An exhausted daily quota then
+   * costs one refused request an hour.
+   */
+  maxRetryAfterMs: 60 * 60_000,
+  /** Whole-request timeout (connect, headers, body), as for the JWKS. */
+  timeoutMs: 5_000,
+  /** Largest token response read: a response is a token (a few KiB) and a few members. */
+  maxResponseBytes: 64 * 1024,
+  /** Longest access token accepted: Entra's largest tokens are about 8 KiB; beyond this it is garbage. */
+  maxAccessTokenChars: 32 * 1024,
+  /** Longest `token_type` and `scope` accepted from the response. */
+  maxTokenTypeChars: 64,
+  maxScopeChars: 4 * 1024,
+  /**
+   * Longest lifetime trusted from `expires_in`: a 10-year token is a broken endpoint; refreshing a
+   * real 30-day token weekly costs nothing.
+   */
+  maxLifetimeMs: 7 * 24 * 60 * 60_000,
+  /** Lifetime assumed when a response has no `expires_in` (RFC 6749 §5.1 only recommends it): short, so we ask again soon. */
+  defaultLifetimeMs: 5 * 60_000,
+  /** Most characters of an OAuth `error`/`error_description` kept for messages (printable ASCII only). */
+  maxErrorDescriptionChars: 200,
+  /**
+   * Most (audience, scope) pairs cached per service: each is a configured downstream API, so a few
+   * suffice; beyond it the least recently added goes, so a bug that varies the scope per call
+   * cannot grow memory (it is throttled by the endpoint soon anyway).
+   */
+  maxCacheEntries: 100,
+  /** Lifetime of a `private_key_jwt` assertion (RFC 7523 §3: short): a minute covers clock skew. */
+  assertionLifetimeSec: 60,
+  /**
+   * A downstream 401 drops the cached token at most once per this long per (audience, scope): an
+   * API that refuses every token must not turn each call into a token request (a revoked token
+   * is replaced at the first 401; an API that refuses all gets two token requests a minute).
+   */
+  minInvalidateIntervalMs: 30_000,
+  /** Longest `audience` and `scope` a caller may ask for: configuration, not data. */
+  maxAudienceChars: 2048,
+  maxRequestedScopeChars: 4096,
+  /**
+   * Fleet (a shared store with a lease): the lease lapses this long after it was taken if its
+   * holder dies; longer than the holder's discovery and token request (each within `timeoutMs`).
+   */
+  leaseMarginMs: 1_000,
+  /** Fleet: while another process holds the lease, look at the store again this often (a push ends the wait sooner). */
+  waitPollMs: 100,
+} as const;
+
+/** The client-credentials lease: discovery and the token request, each within `timeoutMs`, plus a margin. */
+export function clientTokenLeaseTtlMs(timeoutMs: number): number {
+  return 2 * timeoutMs + CLIENT_CREDENTIALS_DEFAULTS.leaseMarginMs;
+}

@@ -197,3 +197,52 @@ export class JwksStoreError extends JwksAuthError {
     super(message);
   }
 }
+
+/** Why a request to the OAuth token endpoint failed (`TokenEndpointError.kind`). */
+export type TokenEndpointErrorKind =
+  /** Connection refused or reset, DNS, TLS; also a request cancelled at shutdown. */
+  | 'network'
+  | 'timeout'
+  /** A status that is neither 200 nor an OAuth error answer (429, 5xx, 404, a redirect). */
+  | 'status'
+  /** A 200 whose body is not a usable token response (not JSON, no or a bad `access_token`, a bad `expires_in`). */
+  | 'invalid-response'
+  /** The endpoint refused our credentials (`invalid_client`, `unauthorized_client`): a configuration problem. */
+  | 'invalid-client'
+  /** Another OAuth error answer (`invalid_scope`, `invalid_request`, `access_denied`, `invalid_grant`...). */
+  | 'oauth-error'
+  /** The token endpoint could not be found from the issuer's discovery document. */
+  | 'discovery';
+
+/**
+ * The token endpoint did not give a token. `oauthError` is the endpoint's `error` code (sanitised),
+ * when it sent one. Messages never carry the response body, the client secret or a token.
+ */
+export class TokenEndpointError extends JwksAuthError {
+  readonly code = 'ERR_TOKEN_ENDPOINT';
+  constructor(
+    message: string,
+    readonly kind: TokenEndpointErrorKind,
+    readonly status?: number,
+    readonly oauthError?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * No usable token is cached and the token endpoint may not be asked before `retryAt` (it
+ * throttled us, or failed and we back off): refused at once, without a request, so a throttled
+ * service never turns its traffic into a request storm. `source` says who set the wait.
+ */
+export class TokenEndpointThrottledError extends JwksAuthError {
+  readonly code = 'ERR_TOKEN_ENDPOINT_THROTTLED';
+  constructor(
+    message: string,
+    /** Epoch ms from which a request is allowed again. */
+    readonly retryAt: number,
+    readonly source: string,
+  ) {
+    super(message);
+  }
+}

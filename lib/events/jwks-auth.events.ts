@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../cache/clock.js';
 import { LOG_FLOOD_INTERVAL_MS } from '../jwks-auth.constants.js';
 import { kidFingerprint } from './kid.fingerprint.js';
 import { LogFloodLimiter } from './log-flood.limiter.js';
+import type { ClientCredentialsEventBody } from '../client-credentials/client-credentials.events.js';
 
 /**
  * What the key set and the verifier do, as typed events, for logs and metrics. Never a token;
@@ -75,7 +76,9 @@ export type JwksAuthEventBody =
   | { type: 'jwks-uri-changed'; jwksUri: string; previous: string }
   /** An issuer was added at runtime (`addIssuer`) or removed (`removeIssuer`). */
   | { type: 'issuer-added'; jwksUri: string }
-  | { type: 'issuer-removed'; jwksUri: string };
+  | { type: 'issuer-removed'; jwksUri: string }
+  /** `ClientCredentialsModule`'s outbound tokens (`client-token-*`); `issuer` is its token endpoint's origin. */
+  | ClientCredentialsEventBody;
 
 /** What a key set did about an unknown kid (`unknown-kid` events; the metrics' `action` label). */
 export type UnknownKidAction = 'refetch' | 'cooldown' | 'backoff' | 'busy' | 'unavailable';
@@ -177,6 +180,7 @@ export function loggingListener(log: KeySetLog, options: LoggingListenerOptions 
         return;
       default:
         // token-refused: the guard's refusal log writes those (per code, rate-limited).
+        // client-token-*: ClientCredentialsModule logs its own.
         return;
     }
   };

@@ -18,6 +18,10 @@ export interface BoundedRequest {
   maxResponseBytes: number;
   /** Aborted when the key set shuts down: the request ends at once instead of at its timeout. */
   signal?: AbortSignal;
+  /** 'GET' unless given (the OAuth token endpoint is POSTed to). */
+  method?: 'GET' | 'POST';
+  /** The request body (a POST's form), sent as is. */
+  body?: string;
 }
 
 /** A response whose headers have arrived; the body is still unread and within the same timeout. */
@@ -38,7 +42,7 @@ export interface BoundedResponse {
  * @throws JwksFetchError kind 'network' (also when cancelled) or 'timeout', and whatever `read` throws
  */
 export async function boundedRequest<T>(request: BoundedRequest, read: (response: BoundedResponse) => Promise<T>): Promise<T> {
-  const { label, uri, headers, timeoutMs, maxResponseBytes, signal } = request;
+  const { label, uri, headers, timeoutMs, maxResponseBytes, signal, method, body } = request;
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   timer.unref();
@@ -49,7 +53,7 @@ export async function boundedRequest<T>(request: BoundedRequest, read: (response
   try {
     let response: Response;
     try {
-      response = await fetch(uri, { redirect: 'manual', signal: abort.signal, headers });
+      response = await fetch(uri, { redirect: 'manual', signal: abort.signal, headers, ...(method === undefined ? {} : { method }), ...(body === undefined ? {} : { body }) });
     } catch (err) {
       if (signal?.aborted) throw new JwksFetchError(`${label} request cancelled: the key set is shutting down`, 'network');
       if (abort.signal.aborted) throw new JwksFetchError(`${label} request timed out after ${timeoutMs} ms`, 'timeout');

@@ -1,0 +1,51 @@
+import { JwksOptionsError } from '../errors/jwks.errors.js';
+import type { PromClientModule, PromMetric } from '../metrics/metrics.dependencies.js';
+import type { PromRegistryLike } from '../metrics/metrics.options.js';
+import type { ClientCredentialsEventListener } from './client-credentials.events.js';
+
+/** Result of a `getToken` against the cache: `stale` is a token within its margin served because the endpoint failed or throttles. */
+export type ClientTokenCacheResult = 'hit' | 'miss' | 'stale';
+
+/**
+ * The client-credentials metrics: requests to the token endpoint and throttles come from the
+ * events (`listener`); cache lookups are counted by the service directly (they are per call).
+ */
+export interface ClientTokenMetrics {
+  readonly listener: ClientCredentialsEventListener;
+  cache(result: ClientTokenCacheResult): void;
+}
+
+type Child = ReturnType<PromMetric['labels']>;
+
+/**
+ * The metrics on a prom-client registry: `jwks_auth_client_token_requests_total{audience,outcome}`,
+ * `jwks_auth_client_token_cache_total{result}`, `jwks_auth_client_token_throttled_total{audience,source}`.
+ * Labels are configured audiences and fixed words: the series count is bounded by the config.
+ * Two services on one registry share the metrics.
+ */
+export function prometheusClientTokenMetrics(prom: PromClientModule, registry: PromRegistryLike): ClientTokenMetrics {
+  const metric = (name: string, help: string, labelNames: string[]): PromMetric => {
+    const existing = registry.getSingleMetric(name) as PromMetric | undefined;
+    if (existing !== undefined) {
+      if (!OURS.has(existing)) throw new JwksOptionsError([`metrics: the registry already holds a metric named ${name} that nestjs-jwks-auth did not register`]);
+      return existing;
+    }
+    const created = new prom.Counter({ name, help, labelNames, registers: [registry] });
+    OURS.add(created);
+    return created;
+  };
+  const requests = metric('jwks_auth_client_token_requests_total', 'Requests to the OAuth token endpoint (client credentials), by audience and outcome (ok or the error kind)', ['audience', 'outcome']);
+  const cache = metric('jwks_auth_client_token_cache_total', 'Client-credentials getToken calls, by result (hit, miss, stale)', ['result']);
+  const throttled = metric('jwks_auth_client_token_throttled_total', 'Times the token endpoint may not be asked for a while, by audience and what said so (retry-after, x-ratelimit-reset, auth0-client-quota-limit, backoff, client-error)', ['audience', 'source']);
+  // Per-call counters resolved once: a cached getToken costs one increment, no label hashing.
+  const cacheChildren: Record<string, Child> = { hit: cache.labels('hit'), miss: cache.labels('miss'), stale: cache.labels('stale') };
+  return {
+    listener: (e) => {
+      if (e.type === 'client-token-requested') requests.labels(e.audience, e.outcome).inc();
+      else if (e.type === 'client-token-throttled') throttled.labels(e.audience, e.source).inc();
+    },
+    cache: (result) => cacheChildren[result].inc(),
+  };
+}
+
+const OURS = new WeakSet<object>();
