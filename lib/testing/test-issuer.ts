@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomUUID, sign, timingSafeEqual, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ALGORITHM_SPECS } from '../verify/algorithms.js';
@@ -63,6 +63,30 @@ export interface TestIssuerOptions {
    * answer 404. Default 'oidc'.
    */
   discovery?: 'oidc' | 'rfc8414' | 'both' | 'none';
+  /** `expires_in` of the tokens the token endpoint issues, unless the client has its own. Default 3600. */
+  tokenLifetimeSeconds?: number;
+}
+
+/** A client the token endpoint (`/oauth/token`) knows: a secret, a public key for `private_key_jwt`, or both. */
+export interface TestIssuerClient {
+  clientId: string;
+  clientSecret?: string;
+  /** Verifies `private_key_jwt` assertions: a public KeyObject, PEM or JWK. */
+  publicKey?: KeyObject | string | JsonWebKey;
+  /** `expires_in` of the tokens issued to this client. Default 3600 (`tokenLifetimeSeconds` of the issuer options wins over none). */
+  tokenLifetimeSeconds?: number;
+}
+
+/** One request the token endpoint received (what it was, not the credentials). */
+export interface TestTokenRequest {
+  clientId: string | null;
+  method: 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt' | 'none';
+  audience: string | null;
+  scope: string | null;
+  /** `ok`, or the OAuth error answered, or `fault`. */
+  outcome: string;
+  /** Epoch ms by the issuer's clock. */
+  at: number;
 }
 
 export interface SignOptions {
@@ -99,6 +123,16 @@ export class TestIssuer {
   notModifiedCount = 0;
   /** Body bytes written by streamed (hostile) responses: shows how much a client read before giving up. */
   streamedBytes = 0;
+  /** Number of requests the token endpoint received, answered or faulted. */
+  tokenRequestCount = 0;
+  /** The token endpoint's requests, oldest first (the last 1,000). */
+  readonly tokenRequests: TestTokenRequest[] = [];
+  /** Access tokens issued, oldest first (the last 1,000): lets a test look for them where they must not be. */
+  readonly issuedTokens: string[] = [];
+  private readonly clients = new Map<string, { secret?: string; publicKey?: KeyObject; lifetime: number }>();
+  private readonly seenJtis = new Set<string>();
+  private tokenFault: TestIssuerFault | null = null;
+  private tokenFaultQueue: TestIssuerFault[] = [];
   private readonly keys = new Map<string, TestKey>();
   private currentKid = '';
   private fault: TestIssuerFault | null = null;
@@ -139,6 +173,51 @@ export class TestIssuer {
     return `${this.baseUrl}${this.jwksPath}`;
   }
 
+  /** The OAuth token endpoint (client credentials grant): `{issuer}/oauth/token`, advertised as `token_endpoint`. */
+  get tokenEndpoint(): string {
+    return `${this.baseUrl}${this.path}/oauth/token`;
+  }
+
+  /**
+   * Registers a client of the token endpoint: with `clientSecret` it may authenticate with
+   * `client_secret_post` or `client_secret_basic`; with `publicKey`, with `private_key_jwt`
+   * (signature, `iss`/`sub`, `aud` = the token endpoint or the issuer, `exp`, and a `jti` never
+   * seen before are checked). Issued tokens are JWTs signed with this issuer's key, so a
+   * `JwksAuthModule` on this issuer verifies them.
+   */
+  addClient(client: TestIssuerClient): void {
+    const publicKey =
+      client.publicKey === undefined
+        ? undefined
+        : typeof client.publicKey === 'string'
+          ? createPublicKey(client.publicKey)
+          : 'asymmetricKeyType' in client.publicKey && typeof (client.publicKey as KeyObject).export === 'function'
+            ? createPublicKey(client.publicKey as KeyObject)
+            : createPublicKey({ key: client.publicKey as JsonWebKey, format: 'jwk' });
+    this.clients.set(client.clientId, { secret: client.clientSecret, publicKey, lifetime: client.tokenLifetimeSeconds ?? this.options.tokenLifetimeSeconds ?? 3600 });
+  }
+
+  /** Changes the lifetime of the tokens issued to a registered client. */
+  setTokenLifetime(clientId: string, seconds: number): void {
+    const client = this.clients.get(clientId);
+    if (client) client.lifetime = seconds;
+  }
+
+  /** Answer every following token request this way until `clearTokenFault()` (a 429 with `Retry-After`, a 503, a slow or garbage answer). */
+  setTokenFault(fault: TestIssuerFault): void {
+    this.tokenFault = fault;
+  }
+
+  /** Answer the next token requests with these, one each, then normally (or the standing fault) again. */
+  queueTokenFaults(...faults: TestIssuerFault[]): void {
+    this.tokenFaultQueue.push(...faults);
+  }
+
+  clearTokenFault(): void {
+    this.tokenFault = null;
+    this.tokenFaultQueue = [];
+  }
+
   /**
    * Serve the JWKS at another path of this host from now on, as when an IdP moves its keys: the
    * old path answers 404 and the discovery document names the new location.
@@ -158,6 +237,9 @@ export class TestIssuer {
       response_types_supported: ['code'],
       subject_types_supported: ['public'],
       id_token_signing_alg_values_supported: [...new Set([...this.keys.values()].filter((k) => k.published).map((k) => k.alg))],
+      token_endpoint: this.tokenEndpoint,
+      token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic', 'private_key_jwt'],
+      grant_types_supported: ['client_credentials'],
     };
   }
 
@@ -275,6 +357,8 @@ export class TestIssuer {
   }
 
   resetCounts(): void {
+    this.tokenRequestCount = 0;
+    this.tokenRequests.length = 0;
     this.requestCount = 0;
     this.notModifiedCount = 0;
     this.discoveryRequestCount = 0;
@@ -348,6 +432,10 @@ export class TestIssuer {
       this.answer(req, res, fault, () => JSON.stringify(this.discoveryDocument()), {}, false);
       return;
     }
+    if (path === `${this.path}/oauth/token`) {
+      this.handleToken(req, res);
+      return;
+    }
     if (path !== this.jwksPath) {
       res.statusCode = 404;
       res.end();
@@ -356,6 +444,129 @@ export class TestIssuer {
     this.requestCount++;
     const fault = this.faultQueue.shift() ?? this.fault;
     this.answer(req, res, fault, () => JSON.stringify(this.jwks()), this.options.headers, this.options.etag !== false);
+  }
+
+  /** The token endpoint: reads the form (at most 64 KiB), then answers with a fault, an OAuth error or a token. */
+  private handleToken(req: IncomingMessage, res: ServerResponse): void {
+    this.tokenRequestCount++;
+    const fault = this.tokenFaultQueue.shift() ?? this.tokenFault;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > 64 * 1024) req.destroy();
+      else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      const now = this.options.clock?.now() ?? Date.now();
+      const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+      const record: TestTokenRequest = { clientId: null, method: 'none', audience: form.get('audience'), scope: form.get('scope'), outcome: 'fault', at: now };
+      if (this.tokenRequests.length >= 1000) this.tokenRequests.shift();
+      this.tokenRequests.push(record);
+      if (fault) {
+        this.answer(req, res, fault, () => '{}', {}, false);
+        return;
+      }
+      const refuse = (status: number, error: string, description: string) => {
+        record.outcome = error;
+        res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(JSON.stringify({ error, error_description: description }));
+      };
+      if (req.method !== 'POST') return refuse(405, 'invalid_request', 'POST only');
+      if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return refuse(400, 'invalid_request', 'form body required');
+      if (form.get('grant_type') !== 'client_credentials') return refuse(400, 'unsupported_grant_type', 'client_credentials only');
+      const who = this.authenticateClient(req, form, now, record);
+      if (typeof who === 'string') return refuse(401, 'invalid_client', who);
+      const scope = form.get('scope');
+      const lifetime = who.lifetime;
+      const token = this.sign(
+        { sub: `${record.clientId}@clients`, azp: record.clientId, gty: 'client-credentials', aud: form.get('audience') ?? this.audience, jti: randomUUID(), ...(scope ? { scope } : {}) },
+        { expiresInSec: lifetime },
+      );
+      if (this.issuedTokens.length >= 1000) this.issuedTokens.shift();
+      this.issuedTokens.push(token);
+      record.outcome = 'ok';
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: lifetime, ...(scope ? { scope } : {}) }));
+    });
+  }
+
+  /** The client a token request authenticates as, by exactly one method; or why it is refused. */
+  private authenticateClient(req: IncomingMessage, form: URLSearchParams, now: number, record: TestTokenRequest): { lifetime: number } | string {
+    const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '');
+    const methods = [basic !== null, form.has('client_secret'), form.has('client_assertion')].filter(Boolean).length;
+    if (methods !== 1) return 'exactly one client authentication method is required';
+    if (basic) {
+      record.method = 'client_secret_basic';
+      const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon < 0) return 'malformed Basic credentials';
+      // RFC 6749 §2.3.1: both parts are form-urlencoded.
+      const formDecode = (v: string) => decodeURIComponent(v.replace(/\+/g, ' '));
+      let id: string;
+      let secret: string;
+      try {
+        id = formDecode(decoded.slice(0, colon));
+        secret = formDecode(decoded.slice(colon + 1));
+      } catch {
+        return 'malformed Basic credentials';
+      }
+      record.clientId = id;
+      return this.checkSecret(id, secret);
+    }
+    if (form.has('client_secret')) {
+      record.method = 'client_secret_post';
+      record.clientId = form.get('client_id');
+      return this.checkSecret(form.get('client_id') ?? '', form.get('client_secret') ?? '');
+    }
+    record.method = 'private_key_jwt';
+    if (form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return 'wrong client_assertion_type';
+    return this.checkAssertion(form.get('client_assertion') ?? '', form.get('client_id'), now, record);
+  }
+
+  private checkSecret(clientId: string, secret: string): { lifetime: number } | string {
+    const client = this.clients.get(clientId);
+    if (!client?.secret) return 'unknown client';
+    const a = createHash('sha256').update(secret).digest();
+    const b = createHash('sha256').update(client.secret).digest();
+    return timingSafeEqual(a, b) ? { lifetime: client.lifetime } : 'wrong client secret';
+  }
+
+  /** RFC 7523 §3: signature, iss = sub = client, aud names us, unexpired, short-lived, jti never seen. */
+  private checkAssertion(assertion: string, formClientId: string | null, now: number, record: TestTokenRequest): { lifetime: number } | string {
+    const parts = assertion.split('.');
+    if (parts.length !== 3) return 'malformed assertion';
+    let header: { alg?: string };
+    let claims: { iss?: unknown; sub?: unknown; aud?: unknown; exp?: unknown; iat?: unknown; jti?: unknown };
+    try {
+      header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+      claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    } catch {
+      return 'malformed assertion';
+    }
+    if (typeof claims.iss !== 'string' || claims.iss !== claims.sub) return 'assertion iss and sub must be the client id';
+    if (formClientId !== null && formClientId !== claims.iss) return 'client_id does not match the assertion';
+    record.clientId = claims.iss;
+    const client = this.clients.get(claims.iss);
+    if (!client?.publicKey) return 'unknown client or no key registered';
+    const spec = ALGORITHM_SPECS[header.alg ?? ''];
+    if (!spec) return 'unsupported assertion alg';
+    let valid = false;
+    try {
+      valid = verify(spec.hash, Buffer.from(`${parts[0]}.${parts[1]}`), { key: client.publicKey, ...spec.params }, Buffer.from(parts[2], 'base64url'));
+    } catch {
+      valid = false;
+    }
+    if (!valid) return 'assertion signature invalid';
+    const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (!audiences.some((a) => a === this.tokenEndpoint || a === this.issuer)) return 'assertion aud must be the token endpoint or the issuer';
+    const nowSec = Math.floor(now / 1000);
+    if (typeof claims.exp !== 'number' || claims.exp <= nowSec) return 'assertion expired';
+    if (typeof claims.iat === 'number' && claims.exp - claims.iat > 300) return 'assertion lives too long';
+    if (typeof claims.jti !== 'string' || claims.jti === '') return 'assertion has no jti';
+    if (this.seenJtis.has(claims.jti)) return 'assertion jti replayed';
+    this.seenJtis.add(claims.jti);
+    return { lifetime: client.lifetime };
   }
 
   /** Answers normally with `body()` (built when the answer is sent), or as the fault says. */

@@ -1,0 +1,224 @@
+import { KeyObject, type JsonWebKey } from 'node:crypto';
+import type { Clock } from '../cache/clock.js';
+import { JwksOptionsError } from '../errors/jwks.errors.js';
+import { CLIENT_CREDENTIALS_DEFAULTS, LOOPBACK_HOSTS } from '../jwks-auth.constants.js';
+import type { PromRegistryLike } from '../metrics/metrics.options.js';
+import { describeValue, isPlainObject, unknownKeys } from '../options/option.checks.js';
+import {
+  algorithmFits,
+  defaultAlgorithm,
+  privateKeyJwtAuthenticator,
+  privateKeyObject,
+  secretAuthenticator,
+  type AssertionAlgorithm,
+  type ClientAuthenticationMethod,
+  type PrivateKeyInput,
+} from './client.authentication.js';
+import type { ClientCredentialsEventListener } from './client-credentials.events.js';
+import type { ResolvedClientCredentialsOptions } from './client-credentials.service.js';
+import { normaliseScope } from './client-credentials.service.js';
+import type { ClientTokenStore } from './client-token.store.js';
+import { encryptionKeyBytes } from './encrypted-token.store.js';
+import { DEFAULT_TOKEN_POLICY } from './token.policy.js';
+
+/** Options of `ClientCredentialsModule.forRoot()`. */
+export interface ClientCredentialsOptions {
+  /** The OAuth token endpoint (`https://YOUR_TENANT.auth0.com/oauth/token`). Or `issuer`. */
+  tokenEndpoint?: string;
+  /** The issuer whose discovery document's `token_endpoint` is used (read once, at the first request). Or `tokenEndpoint`. */
+  issuer?: string;
+  clientId: string;
+  /** For `client_secret_post` (the default with a secret) and `client_secret_basic`. Or `privateKey`. */
+  clientSecret?: string;
+  /** For `private_key_jwt`: a PEM string, a private `KeyObject` or a private JWK. Or `clientSecret`. */
+  privateKey?: PrivateKeyInput;
+  /** `kid` of the assertion's header (the key's id as registered at the IdP). */
+  privateKeyId?: string;
+  /** The assertion's algorithm; by default from the key (RS256, the curve's ES*, EdDSA). */
+  signingAlgorithm?: AssertionAlgorithm;
+  /** `aud` of the assertion; the token endpoint by default. */
+  assertionAudience?: string;
+  clientAuthentication?: ClientAuthenticationMethod;
+  /** The default `audience` of `getToken()` (Auth0: the API identifier). */
+  audience?: string;
+  /** The default `scope` of `getToken()`, space-separated. */
+  scope?: string;
+  /** A token is handed out while more than this is left of its life (at most half the lifetime). Default 5 min. */
+  refreshMarginMs?: number;
+  /** Timeout of each request to the token endpoint (and discovery). Default 5 s. */
+  timeoutMs?: number;
+  /** Most (audience, scope) pairs held. Default 100. */
+  maxCacheEntries?: number;
+  /** Where tokens are kept: this process's memory by default; a shared store for a fleet. */
+  store?: ClientTokenStore;
+  /** Keeps tokens encrypted in the store (AES-256-GCM): 32 bytes, 64 hex or 44 base64 characters. */
+  encryptionKey?: string | Uint8Array;
+  /** Extra event listeners (each request, throttle, stale token served). */
+  listeners?: ClientCredentialsEventListener[];
+  /** Prometheus metrics on prom-client's default registry (`true`) or the one given. */
+  metrics?: boolean | { registry: PromRegistryLike };
+  /** The clock (a `FakeClock` in tests). */
+  clock?: Clock;
+  /** Log lines through Nest's Logger (default true). */
+  logging?: boolean;
+}
+
+const KNOWN = [
+  'tokenEndpoint', 'issuer', 'clientId', 'clientSecret', 'privateKey', 'privateKeyId', 'signingAlgorithm', 'assertionAudience', 'clientAuthentication',
+  'audience', 'scope', 'refreshMarginMs', 'timeoutMs', 'maxCacheEntries', 'store', 'encryptionKey', 'listeners', 'metrics', 'clock', 'logging',
+] as const;
+const METHODS: readonly ClientAuthenticationMethod[] = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'];
+const ALGORITHMS: readonly AssertionAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+/** The resolved options, and what the module needs besides the service's own. */
+export interface ResolvedClientCredentialsModuleOptions {
+  service: ResolvedClientCredentialsOptions;
+  store?: ClientTokenStore;
+  encryptionKey?: string | Uint8Array;
+  listeners: ClientCredentialsEventListener[];
+  metrics: null | 'default' | PromRegistryLike;
+  clock?: Clock;
+  logging: boolean;
+}
+
+/**
+ * Validates every option at startup, listing all problems at once (`JwksOptionsError`). Messages
+ * name options and describe values, but never show a secret, a key or a key's parts.
+ */
+export function resolveClientCredentialsOptions(input: ClientCredentialsOptions): ResolvedClientCredentialsModuleOptions {
+  const problems: string[] = [];
+  if (!isPlainObject(input)) throw new JwksOptionsError(['ClientCredentialsModule options must be an object']);
+  unknownKeys(problems, '', input, KNOWN);
+  const o = input as ClientCredentialsOptions & Record<string, unknown>;
+
+  if ((o.tokenEndpoint === undefined) === (o.issuer === undefined)) problems.push('set exactly one of tokenEndpoint and issuer');
+  if (o.tokenEndpoint !== undefined) endpointUrl(problems, 'tokenEndpoint', o.tokenEndpoint);
+  if (o.issuer !== undefined) endpointUrl(problems, 'issuer', o.issuer);
+  if (typeof o.clientId !== 'string' || o.clientId === '' || o.clientId.length > 1024) problems.push(`clientId must be a non-empty string, got ${typeof o.clientId === 'string' ? 'an empty or too long string' : describeValue(o.clientId)}`);
+
+  const hasSecret = o.clientSecret !== undefined;
+  const hasKey = o.privateKey !== undefined;
+  if (hasSecret === hasKey) problems.push('set exactly one of clientSecret and privateKey');
+  // Never describeValue() a secret or a key: say only what kind of value it is.
+  if (hasSecret && (typeof o.clientSecret !== 'string' || o.clientSecret === '')) problems.push(`clientSecret must be a non-empty string (got ${kindOf(o.clientSecret)})`);
+  const method = o.clientAuthentication ?? (hasKey ? 'private_key_jwt' : 'client_secret_post');
+  if (!METHODS.includes(method)) problems.push(`clientAuthentication must be one of ${METHODS.join(', ')}, got ${describeValue(o.clientAuthentication)}`);
+  else if (method === 'private_key_jwt' && !hasKey) problems.push('clientAuthentication private_key_jwt needs privateKey');
+  else if (method !== 'private_key_jwt' && hasKey) problems.push(`clientAuthentication ${method} needs clientSecret; privateKey is for private_key_jwt`);
+
+  let key: KeyObject | undefined;
+  if (hasKey) {
+    const k = o.privateKey as unknown;
+    if (typeof k !== 'string' && !(k instanceof KeyObject) && !isPlainObject(k)) problems.push(`privateKey must be a PEM string, a KeyObject or a private JWK (got ${kindOf(k)})`);
+    else {
+      try {
+        key = privateKeyObject(k as PrivateKeyInput);
+      } catch (err) {
+        problems.push((err as Error).message);
+      }
+    }
+  }
+  let algorithm: AssertionAlgorithm | undefined;
+  if (o.signingAlgorithm !== undefined && !ALGORITHMS.includes(o.signingAlgorithm)) problems.push(`signingAlgorithm must be one of ${ALGORITHMS.join(', ')}, got ${describeValue(o.signingAlgorithm)}`);
+  else if (key) {
+    algorithm = o.signingAlgorithm ?? defaultAlgorithm(key);
+    if (algorithm === undefined) problems.push(`privateKey is a ${key.asymmetricKeyType} key; use an RSA, P-256/384/521 or Ed25519 key`);
+    else if (!algorithmFits(algorithm, key)) problems.push(`signingAlgorithm ${algorithm} does not fit the ${key.asymmetricKeyType} privateKey`);
+    else if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) problems.push('privateKey: an RSA key must have at least 2048 bits');
+  }
+  for (const name of ['privateKeyId', 'assertionAudience'] as const) {
+    const v = o[name];
+    if (v !== undefined && (typeof v !== 'string' || v === '' || v.length > 2048)) problems.push(`${name} must be a non-empty string, got ${describeValue(v)}`);
+  }
+  if ((o.privateKeyId !== undefined || o.signingAlgorithm !== undefined || o.assertionAudience !== undefined) && !hasKey) problems.push('privateKeyId, signingAlgorithm and assertionAudience are for privateKey (private_key_jwt)');
+
+  if (o.audience !== undefined && (typeof o.audience !== 'string' || o.audience === '' || o.audience.length > CLIENT_CREDENTIALS_DEFAULTS.maxAudienceChars)) problems.push(`audience must be a non-empty string, got ${describeValue(o.audience)}`);
+  if (o.scope !== undefined && (typeof o.scope !== 'string' || normaliseScope(o.scope) === undefined || !/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/.test(o.scope))) problems.push(`scope must be space-separated scope tokens, got ${describeValue(o.scope)}`);
+
+  const margin = int(problems, o, 'refreshMarginMs', 0, 60 * 60_000);
+  const timeoutMs = int(problems, o, 'timeoutMs', 100, 60_000);
+  const maxCacheEntries = int(problems, o, 'maxCacheEntries', 1, 100_000);
+
+  if (o.store !== undefined && (!isPlainObject(o.store) && typeof o.store !== 'object') ) problems.push('store must be a ClientTokenStore');
+  else if (o.store !== undefined && (typeof o.store?.read !== 'function' || typeof o.store?.write !== 'function')) problems.push('store must have read() and write() (a ClientTokenStore)');
+  if (o.encryptionKey !== undefined) {
+    try {
+      encryptionKeyBytes(o.encryptionKey);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  if (o.listeners !== undefined && (!Array.isArray(o.listeners) || !o.listeners.every((l) => typeof l === 'function'))) problems.push('listeners must be an array of functions');
+  let metrics: ResolvedClientCredentialsModuleOptions['metrics'] = null;
+  if (o.metrics === true) metrics = 'default';
+  else if (isPlainObject(o.metrics) && typeof (o.metrics.registry as PromRegistryLike | undefined)?.getSingleMetric === 'function') metrics = o.metrics.registry as PromRegistryLike;
+  else if (o.metrics !== undefined && o.metrics !== false) problems.push('metrics must be true, false or { registry } (a prom-client registry)');
+  if (o.logging !== undefined && typeof o.logging !== 'boolean') problems.push(`logging must be a boolean, got ${describeValue(o.logging)}`);
+  if (o.clock !== undefined && (typeof o.clock?.now !== 'function' || typeof o.clock?.setTimeout !== 'function')) problems.push('clock must be a Clock (now, setTimeout, clearTimeout)');
+
+  if (problems.length > 0) throw new JwksOptionsError(problems.map((p) => `ClientCredentialsModule: ${p}`));
+
+  const clientId = o.clientId;
+  const authenticator =
+    method === 'private_key_jwt'
+      ? privateKeyJwtAuthenticator(clientId, key as KeyObject, { algorithm: algorithm as AssertionAlgorithm, keyId: o.privateKeyId, assertionAudience: o.assertionAudience })
+      : secretAuthenticator(method, clientId, o.clientSecret as string);
+  return {
+    service: {
+      tokenEndpoint: o.tokenEndpoint ?? null,
+      issuer: o.issuer ?? null,
+      clientId,
+      authenticator,
+      ...(o.audience === undefined ? {} : { audience: o.audience }),
+      ...(o.scope === undefined ? {} : { scope: normaliseScope(o.scope) }),
+      policy: { ...DEFAULT_TOKEN_POLICY, refreshMarginMs: margin ?? DEFAULT_TOKEN_POLICY.refreshMarginMs },
+      timeoutMs: timeoutMs ?? CLIENT_CREDENTIALS_DEFAULTS.timeoutMs,
+      maxCacheEntries: maxCacheEntries ?? CLIENT_CREDENTIALS_DEFAULTS.maxCacheEntries,
+      secrets: typeof o.clientSecret === 'string' ? [o.clientSecret, encodeURIComponent(o.clientSecret)] : [],
+    },
+    store: o.store,
+    encryptionKey: o.encryptionKey,
+    listeners: [...(o.listeners ?? [])],
+    metrics,
+    clock: o.clock,
+    logging: o.logging ?? true,
+  };
+}
+
+/** What kind of value it is, without any of its content. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
+  return `a ${typeof value}`;
+}
+
+function int(problems: string[], o: Record<string, unknown>, name: string, min: number, max: number): number | undefined {
+  const v = o[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max}, got ${describeValue(v)}`);
+    return undefined;
+  }
+  return v;
+}
+
+/** An https: URL (http: on loopback only) without credentials, query or fragment. */
+function endpointUrl(problems: string[], name: string, value: unknown): void {
+  if (typeof value !== 'string') {
+    problems.push(`${name} must be a URL string, got ${describeValue(value)}`);
+    return;
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`${name} is not a URL`);
+    return;
+  }
+  if (url.username || url.password) problems.push(`${name} must not contain credentials`);
+  else if (url.hash) problems.push(`${name} must not have a fragment`);
+  else if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.test(url.hostname))) {
+    problems.push(`${name} must use https: (http: is allowed for localhost, 127.0.0.0/8 and [::1] only), got ${url.protocol}//${url.host}`);
+  }
+}
