@@ -192,7 +192,9 @@ export class TestIssuer {
         : typeof client.publicKey === 'string'
           ? createPublicKey(client.publicKey)
           : 'asymmetricKeyType' in client.publicKey && typeof (client.publicKey as KeyObject).export === 'function'
-            ? createPublicKey(client.publicKey as KeyObject)
+            ? (client.publicKey as KeyObject).type === 'public'
+              ? (client.publicKey as KeyObject)
+              : createPublicKey(client.publicKey as KeyObject)
             : createPublicKey({ key: client.publicKey as JsonWebKey, format: 'jwk' });
     this.clients.set(client.clientId, { secret: client.clientSecret, publicKey, lifetime: client.tokenLifetimeSeconds ?? this.options.tokenLifetimeSeconds ?? 3600 });
   }
