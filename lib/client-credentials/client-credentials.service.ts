@@ -259,7 +259,6 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
       slot.unwatch = this.store.watch(storeKey, (entry) => {
         if (this.closed) return;
         this.adopt(slot, entry);
-        this.schedule(slot);
         for (const wake of slot.wakers) wake();
       });
     }
@@ -304,6 +303,8 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
       if (this.needed(slot, trigger)) await this.upstream(slot, trigger);
       return;
     }
+    // Another process may have the token already (this one just started, or missed a push): no lease needed then.
+    await this.adoptFromStore(slot);
     const giveUpAt = this.clock.now() + this.leaseTtlMs + 2 * CLIENT_CREDENTIALS_DEFAULTS.waitPollMs;
     for (;;) {
       if (!this.needed(slot, trigger)) return;
@@ -363,6 +364,8 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
     const held = slot.entry.token;
     const token = entry.token !== null && (held === null || entry.token.obtainedAt >= held.obtainedAt) ? entry.token : held;
     slot.entry = { token, gate: entry.gate };
+    // A token from elsewhere gets this process's background refresh too (the fleet's lease keeps it to one request).
+    if (token !== held || slot.timer === null) this.schedule(slot);
   }
 
   /** Asks the endpoint, records the outcome (token or gate) and writes it to the store. */

@@ -3,6 +3,7 @@ import { TokenEndpointError, TokenEndpointThrottledError } from '../../../lib';
 import { CLIENT_CREDENTIALS_DEFAULTS } from '../../../lib/jwks-auth.constants';
 import { FakeClock, TestIssuer } from '../../../lib/testing';
 import type { ClientCredentialsService } from '../../../lib/client-credentials/client-credentials.service';
+import type { ClientCredentialsEvent } from '../../../lib/client-credentials/client-credentials.events';
 import { API, CLIENT_ID, CLIENT_SECRET, eventually, rejection, serviceFor } from './fixtures';
 
 const MIN = 60_000;
@@ -11,6 +12,9 @@ describe('ClientCredentialsService against a real token endpoint', () => {
   let issuer: TestIssuer;
   let clock: FakeClock;
   let service: ClientCredentialsService;
+  let events: ClientCredentialsEvent[];
+  /** Waits until `n` token requests have ended for the main service (the server counts a request before the client has read the answer). */
+  const requestsEnded = (n: number) => eventually(() => events.filter((e) => e.type === 'client-token-requested').length === n);
   const services: ClientCredentialsService[] = [];
   const make = (...args: Parameters<typeof serviceFor> extends [unknown, unknown, ...infer R] ? R : never) => {
     const built = serviceFor(issuer, clock, ...args);
@@ -22,7 +26,7 @@ describe('ClientCredentialsService against a real token endpoint', () => {
     clock = new FakeClock(Date.now());
     issuer = await TestIssuer.start({ clock });
     issuer.addClient({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenLifetimeSeconds: 3600 });
-    service = make().service;
+    ({ service, events } = make());
   });
   afterEach(async () => {
     for (const s of services.splice(0)) s.close();
@@ -57,7 +61,7 @@ describe('ClientCredentialsService against a real token endpoint', () => {
     expect(await service.getToken()).toBe(first.accessToken);
     expect(issuer.tokenRequestCount).toBe(1);
     await clock.advance(1 * MIN + 1);
-    await eventually(() => issuer.tokenRequestCount === 2);
+    await requestsEnded(2);
     await eventually(async () => (await service.getToken()) !== first.accessToken);
     // No caller waited, and one request per refresh: nothing more until the new token's own point.
     await clock.advance(40 * MIN);
@@ -72,7 +76,8 @@ describe('ClientCredentialsService against a real token endpoint', () => {
     // Background refresh at 24 s fails with a 503; the gate opens 1-2 s later; the next try succeeds.
     issuer.queueTokenFaults({ status: 503 });
     await clock.advance(24_001);
-    await eventually(() => issuer.tokenRequestCount === 2);
+    await requestsEnded(2);
+    expect(issuer.tokenRequestCount).toBe(2);
     expect(await service.getToken()).toBe(first);
     await clock.advance(10_000);
     await eventually(() => issuer.tokenRequestCount === 3);
@@ -113,7 +118,7 @@ describe('ClientCredentialsService against a real token endpoint', () => {
       // The background refresh at 44 min meets a 429 asking for 20 minutes.
       issuer.setTokenFault({ status: 429, headers: { 'retry-after': '1200' } });
       await clock.advance(44 * MIN + 1);
-      await eventually(() => issuer.tokenRequestCount === 2);
+      await requestsEnded(2);
       for (const at of [45, 54, 56, 59]) {
         await clock.advance(start + at * MIN - clock.now());
         expect(await service.getToken()).toBe(held);
