@@ -13,13 +13,19 @@ export interface AxiosResponseLike {
   status: number;
   config: AxiosRequestConfigLike;
 }
-/** An axios instance: its interceptors and `request`. */
+/**
+ * An axios instance: its interceptors and `request`. The callbacks take `any`: axios types them
+ * with its own config and response classes, which a structural type cannot name without importing axios.
+ */
 export interface AxiosInstanceLike {
   interceptors: {
-    request: { use(onFulfilled: (config: never) => unknown): number; eject(id: number): void };
-    response: { use(onFulfilled: (response: never) => unknown, onRejected: (error: never) => unknown): number; eject(id: number): void };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    request: { use(onFulfilled: (config: any) => any): number; eject(id: number): void };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    response: { use(onFulfilled: (response: any) => any, onRejected: (error: any) => any): number; eject(id: number): void };
   };
-  request(config: never): Promise<unknown>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  request(config: any): Promise<unknown>;
 }
 
 /** `HttpService` of `@nestjs/axios` (its `axiosRef`) or an axios instance. */

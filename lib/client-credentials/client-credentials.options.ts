@@ -1,4 +1,4 @@
-import { KeyObject, type JsonWebKey } from 'node:crypto';
+import { KeyObject } from 'node:crypto';
 import type { Clock } from '../cache/clock.js';
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import { CLIENT_CREDENTIALS_DEFAULTS, LOOPBACK_HOSTS } from '../jwks-auth.constants.js';

@@ -483,7 +483,7 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
 /** A requested audience and scope must be short configuration strings. */
 function checkRequest(audience: string | undefined, scope: string | undefined): void {
   const d = CLIENT_CREDENTIALS_DEFAULTS;
-  if (audience !== undefined && (typeof audience !== 'string' || audience === '' || audience.length > d.maxAudienceChars || /[\x00-\x1f\x7f]/.test(audience))) {
+  if (audience !== undefined && (typeof audience !== 'string' || audience === '' || audience.length > d.maxAudienceChars || !/^[\x20-\x7e\u00a0-\uffff]+$/.test(audience))) {
     throw new JwksArgumentError(`getToken: audience must be a non-empty string of at most ${d.maxAudienceChars} printable characters`);
   }
   if (scope !== undefined && (scope.length > d.maxRequestedScopeChars || !scope.split(' ').every((s) => SCOPE_TOKEN.test(s)))) {
