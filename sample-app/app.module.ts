@@ -9,6 +9,15 @@ import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
 import { ProfileResolver } from './profile.resolver';
 
+/** JWKS_CACHE as JSON; its members are then checked by the module like any option. */
+function cacheOptions(json: string): JwksCacheOptions {
+  try {
+    return JSON.parse(json) as JwksCacheOptions;
+  } catch {
+    throw new Error('JWKS_CACHE must be the cache options as JSON, e.g. {"ttlMs":60000,"cooldownMs":10000}');
+  }
+}
+
 /**
  * The whole integration: options from the environment (JWKS_ISSUER, JWKS_URI, JWKS_AUDIENCE;
  * REDIS_URL for fleet mode, JWKS_WEBHOOK_SECRET for the rotation webhook, JWKS_CACHE for cache
@@ -37,7 +46,7 @@ import { ProfileResolver } from './profile.resolver';
           // JWKS_WEBHOOK_SECRET (32+ characters): signed rotation notices at POST /jwks-auth/webhook.
           ...(config.get<string>('JWKS_WEBHOOK_SECRET') ? { webhook: { secret: config.getOrThrow<string>('JWKS_WEBHOOK_SECRET') } } : {}),
           // JWKS_CACHE, e.g. {"ttlMs":60000}: the cache options; the module validates them like any others.
-          ...(config.get<string>('JWKS_CACHE') ? { cache: JSON.parse(config.getOrThrow<string>('JWKS_CACHE')) as JwksCacheOptions } : {}),
+          ...(config.get<string>('JWKS_CACHE') ? { cache: cacheOptions(config.getOrThrow<string>('JWKS_CACHE')) } : {}),
           // The jwks_auth_* metrics on prom-client's default registry, served by MetricsController.
           metrics: true,
         };
