@@ -59,7 +59,7 @@ export { SnapshotFileKeySetStore, type SnapshotFileKeySetStoreOptions } from './
 export type { KeySetStateRefusal } from './store/key-set-state.validator.js';
 export type { KeySetLog } from './cache/key-set.source.js';
 export { JwksAuthEvents, type JwksAuthEventHandler, type JwksAuthEventMap, type JwksAuthEventName } from './events/event.stream.js';
-export { loggingListener, type LoggingListenerOptions, type UnknownKidAction, type JwksAuthEvent, type JwksAuthEventBody, type JwksAuthEventListener } from './events/jwks-auth.events.js';
+export { loggingListener, type LoggingListenerOptions, type UnknownKidAction, type WebhookRefusalReason, type JwksAuthEvent, type JwksAuthEventBody, type JwksAuthEventListener } from './events/jwks-auth.events.js';
 export type { FetchReason } from './cache/key-set.policy.js';
 export type { JwksFetcher, JwksFetchRequest, JwksFetchResult } from './fetch/jwks.fetcher.js';
 export { httpDiscoveryFetcher, type DiscoveryDocumentKind, type DiscoveryFetcher, type DiscoveryRequest, type DiscoveryResult } from './fetch/discovery.fetcher.js';

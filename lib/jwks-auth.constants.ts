@@ -400,6 +400,17 @@ export const WEBHOOK_DEFAULTS = {
   maxFieldChars: 2048,
   /** Most log entries acted on per Auth0 batch: the rest of a larger batch is ignored (they are not key events). */
   maxAuth0Entries: 1000,
+  /**
+   * Refusals (401, 413) one sender may collect per `refusalWindowMs` before its requests are
+   * answered 429 unread until the window ends: a real sender holds the secret and is never refused,
+   * so this only ever slows a guesser or a flood (each refused request costs a body read, an HMAC
+   * and, once per window, a log line).
+   */
+  maxRefusalsPerSender: 20,
+  /** The window of `maxRefusalsPerSender`: a sender over it waits at most this long. */
+  refusalWindowMs: 60_000,
+  /** Senders tracked at once: past it the oldest are forgotten first, so a spread-out flood cannot grow memory. */
+  maxTrackedSenders: 4096,
 } as const;
 
 /** Defaults of the `metrics` option (Prometheus through prom-client, or OpenTelemetry). */

@@ -77,8 +77,38 @@ export type JwksAuthEventBody =
   /** An issuer was added at runtime (`addIssuer`) or removed (`removeIssuer`). */
   | { type: 'issuer-added'; jwksUri: string }
   | { type: 'issuer-removed'; jwksUri: string }
+  /**
+   * The rotation webhook took a notice and acted on it: `action` on `issuer` ('' for a refresh of
+   * every issuer). A revoke or restore is followed by its `key-revoked`/`key-restored` event, which
+   * carries the kid; a refresh by its `fetch-finished` (trigger `manual`).
+   */
+  | { type: 'webhook-received'; source: 'signed-notice' | 'auth0-log-stream'; action: 'refresh' | 'revoke' | 'restore' }
+  /**
+   * The rotation webhook refused a request (`issuer` ''): 401 not authenticated, 413 over the size
+   * limit, 429 its sender was refused too often lately, 400 an authenticated body it could not act on.
+   */
+  | { type: 'webhook-refused'; status: 400 | 401 | 413 | 429; reason: WebhookRefusalReason }
   /** `ClientCredentialsModule`'s outbound tokens (`client-token-*`); `issuer` is its token endpoint's origin. */
   | ClientCredentialsEventBody;
+
+/**
+ * Why the webhook refused: the signature check's reasons (`missing`, `malformed`, `outside-window`,
+ * `mismatch`, `replayed`), `authorization` (an Auth0 delivery's header did not match),
+ * `no-credentials` (neither header it accepts), `oversized`, `rate-limited`, `unusable-body`
+ * (authenticated, but not a notice it can act on), `unknown-target` (an issuer or kid it cannot act on).
+ */
+export type WebhookRefusalReason =
+  | 'missing'
+  | 'malformed'
+  | 'outside-window'
+  | 'mismatch'
+  | 'replayed'
+  | 'oversized'
+  | 'authorization'
+  | 'no-credentials'
+  | 'rate-limited'
+  | 'unusable-body'
+  | 'unknown-target';
 
 /** What a key set did about an unknown kid (`unknown-kid` events; the metrics' `action` label). */
 export type UnknownKidAction = 'refetch' | 'cooldown' | 'backoff' | 'busy' | 'unavailable';
@@ -179,8 +209,8 @@ export function loggingListener(log: KeySetLog, options: LoggingListenerOptions 
         if (flood.admit('warn', 'discovery-failed', e.issuer)) log.warn(`JWKS discovery for ${e.issuer} failed: ${e.message}; still using ${e.jwksUri}`);
         return;
       default:
-        // token-refused: the guard's refusal log writes those (per code, rate-limited).
-        // client-token-*: ClientCredentialsModule logs its own.
+        // token-refused: the guard's refusal log writes those (per code, rate-limited); webhook-*:
+        // the webhook writes its own lines; client-token-*: ClientCredentialsModule logs its own.
         return;
     }
   };

@@ -1,28 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Logger } from '@nestjs/common';
 import type { KeySetState } from '../cache/key-set.state.js';
 import type { KeySetLog } from '../cache/key-set.source.js';
-import { JwksArgumentError, JwksMissingDependencyError, JwksStoreError } from '../errors/jwks.errors.js';
+import { JwksArgumentError, JwksStoreError } from '../errors/jwks.errors.js';
 import { JWKS_DEFAULTS, REDIS_STORE_DEFAULTS } from '../jwks-auth.constants.js';
 import { checkKeySetState, type KeySetStateRefusal } from './key-set-state.validator.js';
 import type { FleetKeySetStore, KeySetId, KeySetLease } from './key-set.store.js';
+import { LEASE_SCRIPT, RedisConnection, RELEASE_SCRIPT, type RedisClientLike } from './redis.connection.js';
 
-/**
- * The part of an ioredis client (`Redis`, `Cluster`, a Sentinel-backed `Redis`) this store uses,
- * written out so the shipped declarations compile in an app without ioredis (an optional peer).
- * Commands go through `call`, which every ioredis client has.
- */
-export interface RedisClientLike {
-  readonly status: string;
-  call(command: string, ...args: (string | number)[]): Promise<unknown>;
-  /** ioredis's `Redis.duplicate(override)`; a `Cluster`'s takes other arguments and is called without. */
-  duplicate(override?: Record<string, unknown>): RedisClientLike;
-  subscribe(...channels: string[]): Promise<unknown>;
-  unsubscribe(...channels: string[]): Promise<unknown>;
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  quit(): Promise<unknown>;
-  disconnect(): void;
-}
+export { loadIoredis, type RedisClientLike } from './redis.connection.js';
 
 /** Options of `RedisKeySetStore`. */
 export interface RedisKeySetStoreOptions {
@@ -72,13 +57,6 @@ local d = redis.sha1hex(v)
 if d == ARGV[2] then return {d} end
 return {d, v}`;
 /**
- * Takes the fetch lease (SET NX PX). A lease key without an expiry (left by a hand-made SET, or
- * planted) would make every process wait for ever: it is given the ttl, so it lapses like any.
- */
-const LEASE_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
-/**
  * `update`'s write: sets the state and announces it only if the key still holds what the caller
  * read (described as READ_SCRIPT does), so a write another process made in between is never
  * overwritten, and a write delayed in a frozen Redis cannot land over a newer one. A foreign or
@@ -97,34 +75,7 @@ return 1`;
 /** Writes the state and announces it in one round trip, so no reader hears of a write that is not there yet. */
 const SAVE_SCRIPT = `redis.call('SET', KEYS[1], ARGV[1])
 return redis.call('PUBLISH', ARGV[2], ARGV[3])`;
-/** Deletes the lease only while it still holds the holder's token: a lapsed and retaken lease stays its new holder's. */
-const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
 
-/**
- * Client states in which a command would only queue until the timeout: the connection was lost
- * (ioredis is retrying) or closed. A call then fails at once; the first connect still queues.
- */
-const LOST = new Set(['reconnecting', 'close', 'end']);
-
-type IoredisModule = { default?: unknown; Redis?: unknown };
-let ioredis: Promise<new (...args: unknown[]) => RedisClientLike> | undefined;
-
-/** ioredis is an optional peer dependency: loaded on first use, with an install hint. */
-export function loadIoredis(load: () => Promise<IoredisModule> = () => import('ioredis') as Promise<IoredisModule>): Promise<new (...args: unknown[]) => RedisClientLike> {
-  ioredis ??= load().then(
-    (m) => (m.Redis ?? m.default) as new (...args: unknown[]) => RedisClientLike,
-    () => {
-      ioredis = undefined;
-      throw new JwksMissingDependencyError('ioredis', 'RedisKeySetStore');
-    },
-  );
-  return ioredis;
-}
-
-function isClient(v: RedisKeySetStoreOptions['redis']): v is RedisClientLike {
-  return typeof v === 'object' && v !== null && typeof (v as Partial<RedisClientLike>).call === 'function' && typeof (v as Partial<RedisClientLike>).duplicate === 'function';
-}
 
 /** The Redis key of a key set's state, of its fetch lease, and its change channel. */
 export interface RedisKeySetKeys {
@@ -162,40 +113,35 @@ interface Watcher {
  */
 export class RedisKeySetStore implements FleetKeySetStore {
   private readonly prefix: string;
-  private readonly log: KeySetLog;
   private readonly maxKeys: number;
   /** Tells this store's own notices apart from other processes'. */
   private readonly instance = randomBytes(8).toString('hex');
-  private clientPromise: Promise<RedisClientLike> | undefined;
-  private subscriberPromise: Promise<RedisClientLike> | undefined;
-  private readonly ownsClient: boolean;
   private readonly watchers = new Map<string, Set<Watcher>>();
-  private readonly lastLogged = new Map<string, number>();
   private closed = false;
   private saveSeq = 0;
-  /** The connections once made, for `fleetStatus()`. */
-  private connectedClient: RedisClientLike | null = null;
-  private connectedSubscriber: RedisClientLike | null = null;
-  /** When a Redis call last failed and last succeeded (or a connection became ready). */
-  private failedAt = 0;
-  private answeredAt = 0;
-  /** Calls fail at once until then (`REDIS_STORE_DEFAULTS.failFastMs` after a failure). */
-  private failFastUntil = 0;
-  /** A connection was ready once: calls are bounded by the command timeout from then on, not the connect timeout. */
-  private everReady = false;
-  /** Where Redis is, as logs show it: host and port, never credentials. */
-  private readonly target: string;
   private subscribing: Promise<void> = Promise.resolve();
+  private readonly conn: RedisConnection;
 
-  constructor(private readonly options: RedisKeySetStoreOptions) {
+  constructor(options: RedisKeySetStoreOptions) {
     const prefix = options.keyPrefix ?? REDIS_STORE_DEFAULTS.keyPrefix;
     if (typeof prefix !== 'string' || prefix.length > 100) throw new JwksArgumentError('RedisKeySetStore: keyPrefix must be a string of at most 100 characters');
     if (options.redis === undefined || options.redis === null) throw new JwksArgumentError('RedisKeySetStore: redis (a URL, ioredis options or an ioredis client) is required');
     this.prefix = prefix;
-    this.log = options.log ?? new Logger('JwksAuth');
     this.maxKeys = options.maxKeys ?? JWKS_DEFAULTS.maxKeys;
-    this.ownsClient = !isClient(options.redis);
-    this.target = describeTarget(options.redis);
+    this.conn = new RedisConnection({
+      redis: options.redis,
+      name: 'RedisKeySetStore',
+      logLabel: 'JWKS Redis store',
+      withoutRedis: 'this process verifies from its own memory, without the fleet (fleet: degraded), until Redis answers: check fleet.redis if this lasts',
+      afterFailure: 'the key set carries on from memory',
+      log: options.log,
+      onMessage: (channel, message) => this.onMessage(channel, message),
+      channels: () => [...this.watchers.keys()],
+      // After a reconnect, messages may have been missed: the keys are the truth, so each is read again.
+      onResubscribed: () => {
+        for (const set of this.watchers.values()) for (const w of set) void this.deliver(w);
+      },
+    });
   }
 
   /**
@@ -213,7 +159,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
     try {
       return (await this.read(id)).state;
     } catch (err) {
-      this.trouble('load', err);
+      this.conn.trouble('load', err);
       return null;
     }
   }
@@ -223,9 +169,9 @@ export class RedisKeySetStore implements FleetKeySetStore {
     const keys = this.keysOf(id);
     const text = this.encode(id, state);
     try {
-      await this.run((c) => c.call('EVAL', SAVE_SCRIPT, 1, keys.state, text, keys.channel, this.notice()));
+      await this.conn.run((c) => c.call('EVAL', SAVE_SCRIPT, 1, keys.state, text, keys.channel, this.notice()));
     } catch (err) {
-      this.trouble('save', err);
+      this.conn.trouble('save', err);
       throw err;
     }
     this.holds(keys.channel, text);
@@ -246,7 +192,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
         if (next === null) return read.state;
         const text = this.encode(id, next);
         if (text === read.text) return next;
-        const written = await this.run((c) => c.call('EVAL', COMPARE_AND_SAVE_SCRIPT, 1, keys.state, read.seen, text, keys.channel, this.notice(), REDIS_STORE_DEFAULTS.maxStateBytes));
+        const written = await this.conn.run((c) => c.call('EVAL', COMPARE_AND_SAVE_SCRIPT, 1, keys.state, read.seen, text, keys.channel, this.notice(), REDIS_STORE_DEFAULTS.maxStateBytes));
         if (Number(written) === 1) {
           this.holds(keys.channel, text);
           return next;
@@ -254,15 +200,14 @@ export class RedisKeySetStore implements FleetKeySetStore {
       }
       throw new JwksStoreError('conflict', `RedisKeySetStore: the shared state changed under every one of ${REDIS_STORE_DEFAULTS.maxUpdateAttempts} writes`);
     } catch (err) {
-      this.trouble('update', err);
+      this.conn.trouble('update', err);
       throw err;
     }
   }
 
   /** `'degraded'` while the last Redis call failed or a connection is lost; `'joined'` otherwise. */
   fleetStatus(): 'joined' | 'degraded' {
-    const lost = [this.connectedClient, this.connectedSubscriber].some((c) => c !== null && LOST.has(c.status));
-    return lost || this.failedAt > this.answeredAt ? 'degraded' : 'joined';
+    return this.conn.status();
   }
 
   private encode(id: KeySetId, state: KeySetState): string {
@@ -293,9 +238,9 @@ export class RedisKeySetStore implements FleetKeySetStore {
     }
     set.add(watcher);
     if (first) {
-      const subscribing = this.runSubscriber((s) => s.subscribe(keys.channel)).then(
+      const subscribing = this.conn.runSubscriber((s) => s.subscribe(keys.channel)).then(
         () => undefined,
-        (err: unknown) => this.trouble('subscribe', err),
+        (err: unknown) => this.conn.trouble('subscribe', err),
       );
       this.subscribing = Promise.all([this.subscribing, subscribing]).then(() => undefined);
     }
@@ -303,7 +248,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
       const current = this.watchers.get(keys.channel);
       if (current === undefined || !current.delete(watcher) || current.size > 0) return;
       this.watchers.delete(keys.channel);
-      if (!this.closed) void this.runSubscriber((s) => s.unsubscribe(keys.channel)).catch((err: unknown) => this.trouble('unsubscribe', err));
+      if (!this.closed) void this.conn.runSubscriber((s) => s.unsubscribe(keys.channel)).catch((err: unknown) => this.conn.trouble('unsubscribe', err));
     };
   }
 
@@ -317,9 +262,9 @@ export class RedisKeySetStore implements FleetKeySetStore {
 
   async delete(id: KeySetId): Promise<void> {
     try {
-      await this.run((c) => c.call('DEL', this.keysOf(id).state));
+      await this.conn.run((c) => c.call('DEL', this.keysOf(id).state));
     } catch (err) {
-      this.trouble('delete', err);
+      this.conn.trouble('delete', err);
       throw err;
     }
   }
@@ -336,9 +281,9 @@ export class RedisKeySetStore implements FleetKeySetStore {
     const token = randomBytes(16).toString('hex');
     let reply: unknown;
     try {
-      reply = await this.run((c) => c.call('EVAL', LEASE_SCRIPT, 1, key, token, ttlMs));
+      reply = await this.conn.run((c) => c.call('EVAL', LEASE_SCRIPT, 1, key, token, ttlMs));
     } catch (err) {
-      this.trouble('lease', err);
+      this.conn.trouble('lease', err);
       throw err;
     }
     if (Number(reply) !== 1) return null;
@@ -348,9 +293,9 @@ export class RedisKeySetStore implements FleetKeySetStore {
         if (released) return;
         released = true;
         try {
-          await this.run((c) => c.call('EVAL', RELEASE_SCRIPT, 1, key, token));
+          await this.conn.run((c) => c.call('EVAL', RELEASE_SCRIPT, 1, key, token));
         } catch (err) {
-          this.trouble('release', err);
+          this.conn.trouble('release', err);
         }
       },
     };
@@ -361,9 +306,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
     if (this.closed) return;
     this.closed = true;
     this.watchers.clear();
-    const subscriber = this.subscriberPromise;
-    const client = this.ownsClient ? this.clientPromise : undefined;
-    await Promise.all([subscriber, client].map((p) => (p === undefined ? undefined : p.then(quitBounded, () => undefined))));
+    await this.conn.close();
   }
 
   /** Nest calls this on a store provided as a provider: its connections close with the app. */
@@ -376,7 +319,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
    * text, and what the key held as `update` compares it.
    */
   private async read(id: KeySetId, held = ''): Promise<{ seen: string; text: string | null; state: KeySetState | null; unchanged?: true }> {
-    const reply = await this.run((c) => c.call('EVAL', READ_SCRIPT, 1, this.keysOf(id).state, REDIS_STORE_DEFAULTS.maxStateBytes, held));
+    const reply = await this.conn.run((c) => c.call('EVAL', READ_SCRIPT, 1, this.keysOf(id).state, REDIS_STORE_DEFAULTS.maxStateBytes, held));
     const seen: unknown = Array.isArray(reply) ? reply[0] : undefined;
     if (typeof seen !== 'string') throw new JwksStoreError('unavailable', 'RedisKeySetStore: unexpected reply to a read');
     if (seen === '') return { seen, text: null, state: null };
@@ -406,7 +349,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
   }
 
   private refuse(reason: RedisStoredValueRefusal): null {
-    this.rateLimited(`refused:${reason}`, () => this.log.warn(`JWKS Redis store: stored key set not used (${reason})`));
+    this.conn.rateLimited(`refused:${reason}`, () => this.conn.log.warn(`JWKS Redis store: stored key set not used (${reason})`));
     return null;
   }
 
@@ -450,7 +393,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
     try {
       read = await this.read(w.id, w.lastSeen);
     } catch (err) {
-      this.trouble('watch', err);
+      this.conn.trouble('watch', err);
       return;
     }
     const { seen, state } = read;
@@ -462,147 +405,6 @@ export class RedisKeySetStore implements FleetKeySetStore {
       // The source's own handler logs; a throw must not stop other watchers.
     }
   }
-
-  /** After a reconnect, messages may have been missed: the keys are the truth, so each is read again. */
-  private resync(): void {
-    for (const set of this.watchers.values()) for (const w of set) void this.deliver(w);
-  }
-
-  private client(): Promise<RedisClientLike> {
-    this.clientPromise ??= (async () => {
-      const redis = this.options.redis;
-      if (isClient(redis)) {
-        redis.on('ready', () => this.reachable());
-        this.connectedClient = redis;
-        return redis;
-      }
-      const Redis = await loadIoredis();
-      // One retry per command: a command queued while Redis is down fails at the next failed
-      // reconnect instead of after 20, and our own timeout bounds it anyway.
-      const client = typeof redis === 'string' ? new Redis(redis, { maxRetriesPerRequest: 1 }) : new Redis({ maxRetriesPerRequest: 1, ...redis });
-      // Without a listener ioredis prints every connection error; ours are logged, rate-limited.
-      client.on('error', (err: unknown) => this.trouble('connection', err));
-      client.on('ready', () => this.reachable());
-      this.connectedClient = client;
-      return client;
-    })();
-    this.clientPromise.catch(() => {
-      // A missing ioredis: the next call tries again (and reports it again).
-      this.clientPromise = undefined;
-    });
-    return this.clientPromise;
-  }
-
-  /** The pub/sub connection, a duplicate of the client (a subscribed connection can run no other command); always ours to close. */
-  private subscriber(): Promise<RedisClientLike> {
-    this.subscriberPromise ??= this.client().then((c) => {
-      // Our own resubscription, not ioredis's: its automatic one leaves a rejected promise
-      // unhandled when Redis drops again at once, and an unhandled rejection ends the process.
-      // (A Cluster's duplicate takes other arguments and keeps its own.)
-      const s = (c as { isCluster?: boolean }).isCluster === true ? c.duplicate() : c.duplicate({ autoResubscribe: false });
-      let readyBefore = false;
-      s.on('error', (err: unknown) => this.trouble('subscriber', err));
-      s.on('message', (channel: string, message: string) => this.onMessage(channel, message));
-      s.on('ready', () => {
-        this.reachable();
-        const channels = [...this.watchers.keys()];
-        // Every time: a subscription queued before a first connection that failed never reached Redis.
-        if (channels.length > 0) s.subscribe(...channels).catch((err: unknown) => this.trouble('subscribe', err));
-        if (readyBefore) this.resync();
-        readyBefore = true;
-      });
-      if (s.status === 'ready') readyBefore = true;
-      this.connectedSubscriber = s;
-      return s;
-    });
-    this.subscriberPromise.catch(() => {
-      this.subscriberPromise = undefined;
-    });
-    return this.subscriberPromise;
-  }
-
-  private run<T>(op: (c: RedisClientLike) => Promise<T>): Promise<T> {
-    return this.bounded(() => this.client().then((c) => (LOST.has(c.status) ? Promise.reject(new JwksStoreError('unavailable', `RedisKeySetStore: Redis connection ${c.status}`)) : op(c))));
-  }
-
-  private runSubscriber<T>(op: (c: RedisClientLike) => Promise<T>): Promise<T> {
-    return this.bounded(() => this.subscriber().then(op));
-  }
-
-  /** Every Redis call ends within the timeout: a hung Redis costs a caller at most that. */
-  private bounded<T>(call: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new JwksStoreError('closed', 'RedisKeySetStore: closed'));
-    if (Date.now() < this.failFastUntil) return Promise.reject(new JwksStoreError('unavailable', 'RedisKeySetStore: Redis failed moments ago; not asked again yet'));
-    const ms = this.everReady ? REDIS_STORE_DEFAULTS.commandTimeoutMs : REDIS_STORE_DEFAULTS.connectTimeoutMs;
-    return new Promise<T>((resolve, reject) => {
-      const fail = (err: JwksStoreError | JwksMissingDependencyError): void => {
-        if (err instanceof JwksStoreError && (err.reason === 'timeout' || err.reason === 'unavailable')) this.unreachable();
-        reject(err);
-      };
-      const timer = setTimeout(() => fail(new JwksStoreError('timeout', `RedisKeySetStore: no answer from Redis within ${ms} ms`)), ms);
-      timer.unref?.();
-      call().then(
-        (v) => {
-          clearTimeout(timer);
-          this.answeredAt = Math.max(Date.now(), this.failedAt + 1);
-          resolve(v);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          fail(err instanceof JwksMissingDependencyError || err instanceof JwksStoreError ? err : new JwksStoreError('unavailable', `RedisKeySetStore: Redis failed (${errorCode(err)})`));
-        },
-      );
-    });
-  }
-
-  private unreachable(): void {
-    const now = Date.now();
-    // Strictly after the last answer, so a failure in the same millisecond still shows as degraded.
-    this.failedAt = Math.max(now, this.answeredAt + 1);
-    this.failFastUntil = now + REDIS_STORE_DEFAULTS.failFastMs;
-  }
-
-  /** A connection became ready (a reconnect after an outage): calls go through again at once. */
-  private reachable(): void {
-    if (this.everReady && this.failedAt > this.answeredAt) this.announce(`JWKS Redis store: Redis at ${this.target} answers again; this process rejoins the fleet`);
-    this.everReady = true;
-    this.failFastUntil = 0;
-    this.answeredAt = Math.max(Date.now(), this.failedAt + 1);
-  }
-
-  /** Redis trouble, logged at most once per kind and interval: an outage must not flood the log. */
-  private trouble(what: string, err: unknown): void {
-    const code = err instanceof JwksStoreError ? err.reason : errorCode(err);
-    // Keyed by the call only: one outage shows as several codes (timeout, then a refused connection).
-    this.rateLimited(`trouble:${what}`, () => {
-      if (err instanceof JwksMissingDependencyError) this.log.error(`JWKS Redis store: ${err.message}`);
-      else if (what === 'connection') this.log.warn(`JWKS Redis store: connection to ${this.target} failed (${code}); this process verifies from its own memory, without the fleet (fleet: degraded), until Redis answers: check fleet.redis if this lasts`);
-      else this.log.warn(`JWKS Redis store: ${what} failed (${code}); the key set carries on from memory`);
-    });
-  }
-
-  /** Good news, at log level (Nest's `Logger.log`), else as a warning. */
-  private announce(message: string): void {
-    if (this.log.log !== undefined) this.log.log(message);
-    else this.log.warn(message);
-  }
-
-  private rateLimited(kind: string, write: () => void): void {
-    const now = Date.now();
-    const last = this.lastLogged.get(kind);
-    if (last !== undefined && now - last < REDIS_STORE_DEFAULTS.logIntervalMs) return;
-    // The kinds are a fixed, small set (refusal reasons and calls): the map stays small.
-    this.lastLogged.set(kind, now);
-    write();
-  }
-}
-
-/** The code of a Redis or socket error, never its message (which may quote a host or a value). */
-function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code)) return code;
-  const name = (err as { name?: unknown })?.name;
-  return typeof name === 'string' && /^[A-Za-z]{1,40}$/.test(name) ? name : 'error';
 }
 
 /** The issuer's host as a key segment an operator can read: lower-case letters, digits, dots and dashes, at most 64. */
@@ -617,34 +419,3 @@ function readableHost(issuer: string): string {
   return safe === '' ? 'issuer' : safe;
 }
 
-/** Host and port of the Redis the options name, for a log line: never a password, never a path. */
-function describeTarget(redis: RedisKeySetStoreOptions['redis']): string {
-  if (typeof redis === 'string') {
-    try {
-      const url = new URL(redis);
-      return url.host === '' ? 'the configured URL' : url.host;
-    } catch {
-      return 'the configured URL';
-    }
-  }
-  if (isClient(redis)) {
-    const o = (redis as { options?: { host?: unknown; port?: unknown } }).options;
-    return typeof o?.host === 'string' && typeof o.port === 'number' ? `${o.host}:${o.port}` : 'the given client';
-  }
-  if (Array.isArray((redis as { sentinels?: unknown }).sentinels)) return 'the configured sentinels';
-  const host = typeof redis.host === 'string' ? redis.host : '127.0.0.1';
-  const port = typeof redis.port === 'number' ? redis.port : 6379;
-  return `${host}:${port}`;
-}
-
-/** QUIT, or a hard disconnect if Redis does not answer within the timeout. */
-async function quitBounded(c: RedisClientLike): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), REDIS_STORE_DEFAULTS.commandTimeoutMs);
-    timer.unref?.();
-  });
-  const outcome = await Promise.race([c.quit().then(() => 'quit' as const, () => 'failed' as const), timeout]);
-  clearTimeout(timer);
-  if (outcome !== 'quit') c.disconnect();
-}

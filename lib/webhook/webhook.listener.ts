@@ -2,7 +2,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { JWKS_CLOCK, JWKS_RESOLVED_OPTIONS, REFUSAL_LOG_WINDOW_MS, WEBHOOK_DEFAULTS } from '../jwks-auth.constants.js';
+import { JWKS_CLOCK, JWKS_EVENT_LISTENERS, JWKS_RESOLVED_OPTIONS, REFUSAL_LOG_WINDOW_MS, WEBHOOK_DEFAULTS } from '../jwks-auth.constants.js';
+import type { JwksAuthEvent, JwksAuthEventListener, WebhookRefusalReason } from '../events/jwks-auth.events.js';
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { Clock } from '../cache/clock.js';
 import { JwksCacheService } from '../services/jwks-cache.service.js';
@@ -13,8 +14,11 @@ import { verifyWebhookSignature, WebhookReplayGuard } from './webhook.signature.
 import { parseWebhookNotice } from './webhook-notice.parser.js';
 import { parseAuth0LogStream } from './auth0-log-stream.parser.js';
 import { dedupeActions, WebhookBodyError, type WebhookAction } from './webhook.action.js';
+import { WebhookSenderLimiter } from './webhook-sender.limiter.js';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+const SOURCE_LABELS = { 'signed-notice': 'signed notice', 'auth0-log-stream': 'Auth0 log stream' } as const;
 
 /** A SHA-256 digest, so a constant-time compare needs no equal lengths and leaks none. */
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
@@ -38,12 +42,14 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
   private wrapped: RequestListener[] = [];
   private ours: RequestListener | null = null;
   private refusals = { windowStart: 0, count: 0 };
+  private readonly senders = new WebhookSenderLimiter();
 
   constructor(
     @Inject(JWKS_RESOLVED_OPTIONS) options: ResolvedJwksOptions,
     private readonly cache: JwksCacheService,
     @Inject(JWKS_CLOCK) private readonly clock: Clock,
     private readonly adapterHost: HttpAdapterHost,
+    @Inject(JWKS_EVENT_LISTENERS) private readonly listeners: readonly JwksAuthEventListener[],
   ) {
     this.options = options.webhook ?? null;
     this.expectedAuthorization = this.options?.auth0 ? digest(this.options.auth0.authorization) : null;
@@ -82,6 +88,15 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'POST') return reply(res, 405, 'Method Not Allowed', { allow: 'POST' });
+    // A sender refused too often lately is answered before its body is read.
+    const waitMs = this.senders.blockedFor(sender(req), this.clock.now());
+    if (waitMs > 0) {
+      this.emit({ type: 'webhook-refused', status: 429, reason: 'rate-limited', issuer: '' });
+      this.logRefusal('requests from a sender refused too often lately are answered 429');
+      reply(res, 429, 'Too Many Requests', { 'retry-after': String(Math.ceil(waitMs / 1000)), connection: 'close' });
+      req.resume();
+      return;
+    }
     const max = WEBHOOK_DEFAULTS.maxBodyBytes;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > max) return this.tooLarge(req, res);
@@ -110,7 +125,7 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   private tooLarge(req: IncomingMessage, res: ServerResponse): void {
-    this.refused('body over the size limit');
+    this.refused(req, 413, 'oversized', 'body over the size limit');
     // The rest of the body is not read: the connection is closed after the answer.
     reply(res, 413, 'Payload Too Large', { connection: 'close' });
     req.resume();
@@ -120,28 +135,30 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
     const options = this.options as ResolvedWebhookOptions;
     const signature = req.headers['x-jwks-signature'];
     let actions: WebhookAction[];
-    let source: string;
+    let source: 'signed-notice' | 'auth0-log-stream';
     try {
       if (signature !== undefined && options.secret !== null) {
         const result = verifyWebhookSignature({ header: signature, body, secret: options.secret, nowSec: Math.floor(this.clock.now() / 1000), replay: this.replay });
-        if (!result.ok) return this.unauthorized(res, `signed notice refused (${result.reason})`);
+        if (!result.ok) return this.unauthorized(req, res, result.reason, `signed notice refused (${result.reason})`);
         actions = [parseWebhookNotice(body)];
-        source = 'signed notice';
+        source = 'signed-notice';
       } else if (signature === undefined && this.expectedAuthorization !== null && typeof req.headers.authorization === 'string') {
-        if (!timingSafeEqual(digest(req.headers.authorization), this.expectedAuthorization)) return this.unauthorized(res, 'Auth0 log stream refused (authorization does not match)');
+        if (!timingSafeEqual(digest(req.headers.authorization), this.expectedAuthorization)) return this.unauthorized(req, res, 'authorization', 'Auth0 log stream refused (authorization does not match)');
         actions = dedupeActions(parseAuth0LogStream(body, options.auth0?.issuer));
-        source = 'Auth0 log stream';
+        source = 'auth0-log-stream';
       } else {
-        return this.unauthorized(res, 'no x-jwks-signature or Authorization this webhook accepts');
+        return this.unauthorized(req, res, 'no-credentials', 'no x-jwks-signature or Authorization this webhook accepts');
       }
       this.act(actions, source);
     } catch (err) {
       if (err instanceof WebhookBodyError) {
+        this.emit({ type: 'webhook-refused', status: 400, reason: 'unusable-body', issuer: '' });
         this.logger.warn(`webhook: authenticated body refused: ${err.message}`);
         return reply(res, 400, err.message);
       }
       // An unknown issuer or kid argument: the service's typed error, shown without the value.
       const code = (err as { code?: string })?.code ?? 'error';
+      this.emit({ type: 'webhook-refused', status: 400, reason: 'unknown-target', issuer: '' });
       this.logger.warn(`webhook: authenticated request could not be acted on (${code})`);
       return reply(res, 400, `the notice could not be acted on (${code})`);
     }
@@ -149,18 +166,22 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   /** Carries out each action; every argument is checked (issuer known) before anything is done. */
-  private act(actions: readonly WebhookAction[], source: string): void {
+  private act(actions: readonly WebhookAction[], source: 'signed-notice' | 'auth0-log-stream'): void {
     for (const action of actions) this.cache.registry.source(action.issuer);
     for (const action of actions) {
       const issuer = action.issuer;
+      // The configured issuer it acts on: a revoke or restore without one is the only issuer's; a
+      // refresh without one is every issuer's ('').
+      const target = issuer ?? (action.event === 'refresh' ? '' : this.cache.registry.source().issuer.issuer);
+      this.emit({ type: 'webhook-received', source, action: action.event, issuer: target });
       if (action.event === 'revoke') {
         this.cache.revokeKey(action.kid, issuer);
-        this.logger.warn(`webhook (${source}): revoked ${kidFingerprint(action.kid)}${issuer ? ` of ${issuer}` : ''}`);
+        this.logger.warn(`webhook (${SOURCE_LABELS[source]}): revoked ${kidFingerprint(action.kid)}${issuer ? ` of ${issuer}` : ''}`);
       } else if (action.event === 'restore') {
         this.cache.restoreKey(action.kid, issuer);
-        this.logger.log(`webhook (${source}): restored ${kidFingerprint(action.kid)}${issuer ? ` of ${issuer}` : ''}`);
+        this.logger.log(`webhook (${SOURCE_LABELS[source]}): restored ${kidFingerprint(action.kid)}${issuer ? ` of ${issuer}` : ''}`);
       } else {
-        this.logger.log(`webhook (${source}): refresh${issuer ? ` of ${issuer}` : ''}`);
+        this.logger.log(`webhook (${SOURCE_LABELS[source]}): refresh${issuer ? ` of ${issuer}` : ''}`);
         // Not awaited: the sender gets its 202 at once; the outcome is in the log and the key-set state.
         let pending: Promise<unknown>;
         try {
@@ -176,13 +197,31 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
     }
   }
 
-  private unauthorized(res: ServerResponse, why: string): void {
-    this.refused(why);
+  private unauthorized(req: IncomingMessage, res: ServerResponse, reason: WebhookRefusalReason, why: string): void {
+    this.refused(req, 401, reason, why);
     reply(res, 401, 'Unauthorized');
   }
 
+  /** A refusal that counts against its sender: the event, the sender's count, the log line. */
+  private refused(req: IncomingMessage, status: 401 | 413, reason: WebhookRefusalReason, why: string): void {
+    this.emit({ type: 'webhook-refused', status, reason, issuer: '' });
+    this.senders.refused(sender(req), this.clock.now());
+    this.logRefusal(why);
+  }
+
+  /** A listener that throws must not cost the sender its answer. */
+  private emit(event: JwksAuthEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // The verifier and the key sets ignore a throwing listener the same way.
+      }
+    }
+  }
+
   /** One warning per window during a flood of refusals, with the count. */
-  private refused(why: string): void {
+  private logRefusal(why: string): void {
     const now = this.clock.now();
     if (now - this.refusals.windowStart >= REFUSAL_LOG_WINDOW_MS) {
       const more = this.refusals.count > 1 ? ` (${this.refusals.count - 1} more refused in the last window)` : '';
@@ -191,6 +230,11 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
     }
     this.refusals.count++;
   }
+}
+
+/** The connection's address (never a forwarded header: a sender would choose it). */
+function sender(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
 }
 
 function reply(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): void {
