@@ -265,6 +265,29 @@ describe('ClientCredentialsService against a real token endpoint', () => {
     expect(issuer.tokenRequests.map((r) => r.outcome)).toEqual(['ok', 'ok']);
   });
 
+  it('holds at most maxCacheEntries (audience, scope) pairs in memory, dropping the oldest and its timer', async () => {
+    service.close();
+    const { service: small } = make({ maxCacheEntries: 2 });
+    const a = await small.getToken({ audience: 'https://a.example.test/' });
+    await small.getToken({ audience: 'https://b.example.test/' });
+    expect(clock.pending()).toHaveLength(2);
+    await small.getToken({ audience: 'https://c.example.test/' });
+    expect(issuer.tokenRequestCount).toBe(3);
+    // a's slot and timer went; b and c keep theirs.
+    expect(clock.pending()).toHaveLength(2);
+    // The store still holds a's token until it expires: taking it back costs no request.
+    expect(await small.getToken({ audience: 'https://a.example.test/' })).toBe(a);
+    expect(issuer.tokenRequestCount).toBe(3);
+  });
+
+  it('reports a stale token served once per token, not per call', async () => {
+    const held = await service.getToken();
+    issuer.setTokenFault({ status: 503 });
+    await clock.advance(56 * MIN);
+    for (let i = 0; i < 50; i++) expect(await service.getToken()).toBe(held);
+    expect(events.filter((e) => e.type === 'client-token-stale-served')).toHaveLength(1);
+  });
+
   it('stops background refreshes at close', async () => {
     await service.getToken();
     expect(clock.pending()).toHaveLength(1);
