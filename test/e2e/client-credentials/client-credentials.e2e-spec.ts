@@ -4,6 +4,7 @@ import { CLIENT_CREDENTIALS_DEFAULTS } from '../../../lib/jwks-auth.constants';
 import { FakeClock, TestIssuer } from '../../../lib/testing';
 import type { ClientCredentialsService } from '../../../lib/client-credentials/client-credentials.service';
 import type { ClientCredentialsEvent } from '../../../lib/client-credentials/client-credentials.events';
+import { privateKeyJwtAuthenticator } from '../../../lib/client-credentials/client.authentication';
 import { API, CLIENT_ID, CLIENT_SECRET, eventually, rejection, serviceFor } from './fixtures';
 
 const MIN = 60_000;
@@ -235,6 +236,21 @@ describe('ClientCredentialsService against a real token endpoint', () => {
         ['private_key_jwt', 'ok'],
         ['private_key_jwt', 'ok'],
       ]);
+    });
+
+    it('TestIssuer refuses a replayed assertion and one for another audience', async () => {
+      issuer.addClient({ clientId: 'jwt-replay', publicKey: ec.publicKey });
+      const post = (assertion: string) =>
+        fetch(issuer.tokenEndpoint, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+        }).then(async (r) => [r.status, ((await r.json()) as { error_description?: string }).error_description ?? 'ok']);
+      const good = privateKeyJwtAuthenticator('jwt-replay', ec.privateKey, { algorithm: 'ES256' }).parts(issuer.tokenEndpoint, clock.now()).form.client_assertion;
+      expect(await post(good)).toEqual([200, 'ok']);
+      expect(await post(good)).toEqual([401, 'assertion jti replayed']);
+      const elsewhere = privateKeyJwtAuthenticator('jwt-replay', ec.privateKey, { algorithm: 'ES256', assertionAudience: 'https://evil.example.test/' }).parts(issuer.tokenEndpoint, clock.now()).form.client_assertion;
+      expect(await post(elsewhere)).toEqual([401, 'assertion aud must be the token endpoint or the issuer']);
     });
 
     it('private_key_jwt signed with a key the endpoint does not know is invalid-client', async () => {
