@@ -96,12 +96,19 @@ export * from './errors/jwks.errors.js';
 export { ClientCredentialsModule } from './client-credentials/client-credentials.module.js';
 export type { ClientCredentialsForRootOptions, ClientCredentialsAsyncOptions } from './client-credentials/client-credentials.module-definition.js';
 export type { ClientCredentialsOptions } from './client-credentials/client-credentials.options.js';
-export { ClientCredentialsService, type ClientTokenRequest, type ClientTokenResponse } from './client-credentials/client-credentials.service.js';
-export type { ClientAuthenticationMethod, AssertionAlgorithm } from './client-credentials/client.authentication.js';
+export {
+  ClientCredentialsService,
+  type ClientTokenRequest,
+  type ClientTokenResponse,
+  type ResolvedClientCredentialsOptions,
+  type ClientCredentialsServiceDeps,
+} from './client-credentials/client-credentials.service.js';
+export type { ClientAuthenticationMethod, AssertionAlgorithm, PrivateKeyInput, ClientAuthenticator, ClientAuthenticationParts } from './client-credentials/client.authentication.js';
+export type { ClientTokenMetrics, ClientTokenCacheResult } from './client-credentials/client-token.metrics.js';
 export { MemoryClientTokenStore, type ClientTokenStore, type ClientTokenEntry, type ClientTokenLease } from './client-credentials/client-token.store.js';
-export { EncryptedClientTokenStore } from './client-credentials/encrypted-token.store.js';
-export type { ClientTokenRecord, ClientTokenGate } from './client-credentials/token.policy.js';
+export { EncryptedClientTokenStore, type EncryptedStoreLog } from './client-credentials/encrypted-token.store.js';
+export type { ClientTokenRecord, ClientTokenGate, TokenPolicyOptions } from './client-credentials/token.policy.js';
 export type { ThrottleSource } from './client-credentials/throttle.headers.js';
-export type { ClientCredentialsEvent, ClientCredentialsEventBody, ClientCredentialsEventListener } from './client-credentials/client-credentials.events.js';
+export type { ClientCredentialsEvent, ClientCredentialsEventBody, ClientCredentialsEventListener, ClientTokenTrigger } from './client-credentials/client-credentials.events.js';
 export { withClientCredentials, type FetchLike } from './client-credentials/token.fetch.js';
-export { attachClientCredentials, type AxiosTarget } from './client-credentials/axios.interceptor.js';
+export { attachClientCredentials, type AxiosTarget, type AxiosInstanceLike } from './client-credentials/axios.interceptor.js';

@@ -498,6 +498,11 @@ export const CLIENT_CREDENTIALS_DEFAULTS = {
    * cannot grow memory (it is throttled by the endpoint soon anyway).
    */
   maxCacheEntries: 100,
+  /**
+   * Most entries `MemoryClientTokenStore` keeps (each until its token expires): room for several
+   * services' pairs sharing one store; beyond it the oldest written goes, so memory stays bounded.
+   */
+  maxStoreEntries: 1_000,
   /** Lifetime of a `private_key_jwt` assertion (RFC 7523 §3: short): a minute covers clock skew. */
   assertionLifetimeSec: 60,
   /**

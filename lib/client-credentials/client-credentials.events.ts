@@ -13,7 +13,7 @@ export type ClientCredentialsEventBody =
   | { type: 'client-token-requested'; audience: string; trigger: ClientTokenTrigger; outcome: string; status?: number; durationMs: number; message?: string }
   /** The endpoint may not be asked before `retryAt` (epoch ms); `source` is the header (or our backoff) that said so. */
   | { type: 'client-token-throttled'; audience: string; retryAt: number; source: ThrottleSource }
-  /** A cached token within its refresh margin was served because the endpoint failed or throttles. */
+  /** A cached token within its refresh margin was served because the endpoint failed or throttles (once per token). */
   | { type: 'client-token-stale-served'; audience: string; reason: 'endpoint-failed' | 'throttled'; remainingMs: number };
 
 /** A delivered event: with the token endpoint's origin as `issuer` (the label the JWKS events use). */

@@ -174,7 +174,8 @@ export function resolveClientCredentialsOptions(input: ClientCredentialsOptions)
       policy: { ...DEFAULT_TOKEN_POLICY, refreshMarginMs: margin ?? DEFAULT_TOKEN_POLICY.refreshMarginMs },
       timeoutMs: timeoutMs ?? CLIENT_CREDENTIALS_DEFAULTS.timeoutMs,
       maxCacheEntries: maxCacheEntries ?? CLIENT_CREDENTIALS_DEFAULTS.maxCacheEntries,
-      secrets: typeof o.clientSecret === 'string' ? [o.clientSecret, encodeURIComponent(o.clientSecret)] : [],
+      // The secret as sent (form- or URI-encoded) too: an endpoint that echoes the request echoes it encoded.
+      secrets: typeof o.clientSecret === 'string' ? [...new Set([o.clientSecret, encodeURIComponent(o.clientSecret), new URLSearchParams({ s: o.clientSecret }).toString().slice(2)])] : [],
     },
     store: o.store,
     encryptionKey: o.encryptionKey,

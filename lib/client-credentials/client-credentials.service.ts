@@ -68,6 +68,8 @@ interface Slot {
   lastError: TokenEndpointError | null;
   lastInvalidatedAt: number;
   nextTrigger: ClientTokenTrigger | null;
+  /** The token (its `obtainedAt`) a `client-token-stale-served` event was last sent for. */
+  staleReported: string | null;
 }
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
@@ -206,7 +208,12 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
 
   private servedStale(slot: Slot, reason: 'throttled' | 'endpoint-failed'): ClientTokenResponse {
     const token = slot.entry.token as ClientTokenRecord;
-    this.emit({ type: 'client-token-stale-served', audience: slot.label, reason, remainingMs: token.expiresAt - this.clock.now() });
+    // Once per token, not per call: every call in the margin is served this way while it lasts.
+    const mark = `${token.obtainedAt}`;
+    if (slot.staleReported !== mark) {
+      slot.staleReported = mark;
+      this.emit({ type: 'client-token-stale-served', audience: slot.label, reason, remainingMs: token.expiresAt - this.clock.now() });
+    }
     return this.served(token, 'stale');
   }
 
@@ -254,6 +261,7 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
       lastError: null,
       lastInvalidatedAt: -Infinity,
       nextTrigger: null,
+      staleReported: null,
     };
     if (this.store.watch) {
       slot.unwatch = this.store.watch(storeKey, (entry) => {

@@ -1,3 +1,4 @@
+import { CLIENT_CREDENTIALS_DEFAULTS } from '../jwks-auth.constants.js';
 import type { ClientTokenGate, ClientTokenRecord } from './token.policy.js';
 
 /**
@@ -62,7 +63,10 @@ export class MemoryClientTokenStore implements ClientTokenStore {
   private nextLease = 1;
 
   /** `now` is the store's clock (a fleet test passes its FakeClock). */
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxEntries: number = CLIENT_CREDENTIALS_DEFAULTS.maxStoreEntries,
+  ) {}
 
   read(key: string): Promise<ClientTokenEntry | null> {
     const held = this.entries.get(key);
@@ -76,6 +80,8 @@ export class MemoryClientTokenStore implements ClientTokenStore {
 
   write(key: string, entry: ClientTokenEntry, ttlMs: number): Promise<void> {
     this.entries.delete(key);
+    // Full: the oldest written goes (a Map keeps insertion order; a rewrite moved its key to the end).
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     this.entries.set(key, { entry: structuredClone(entry), until: this.now() + Math.max(1, ttlMs) });
     for (const onChange of this.watchers.get(key) ?? []) {
       try {

@@ -40,7 +40,13 @@ const TOKEN_CHARS = /^[\x21-\x7e]+$/;
  */
 export async function requestClientToken(request: TokenRequest): Promise<TokenResponseOutcome> {
   const { tokenEndpoint, audience, scope, authenticator, timeoutMs, now, signal } = request;
-  const auth = authenticator.parts(tokenEndpoint, now);
+  let auth: ReturnType<ClientAuthenticator['parts']>;
+  try {
+    auth = authenticator.parts(tokenEndpoint, now);
+  } catch {
+    // Signing the assertion failed (a key the runtime cannot use): a configuration problem, retried slowly.
+    return { ok: false, error: new TokenEndpointError(`client authentication (${authenticator.method}) could not be built; check privateKey and signingAlgorithm`, 'invalid-client'), headers: null };
+  }
   const form = new URLSearchParams({ grant_type: 'client_credentials', ...(audience === undefined ? {} : { audience }), ...(scope === undefined ? {} : { scope }), ...auth.form });
   try {
     return await boundedRequest(

@@ -230,7 +230,8 @@ export class TestIssuer {
 
   /**
    * The discovery document as served by default: the members OpenID Connect Discovery requires
-   * that this issuer has (no authorization or token endpoint), with the algorithms of its keys.
+   * that this issuer has (no authorization endpoint), with the algorithms of its keys, and its
+   * client-credentials token endpoint (`token_endpoint`).
    */
   discoveryDocument(): Record<string, unknown> {
     return {

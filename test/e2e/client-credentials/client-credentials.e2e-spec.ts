@@ -4,6 +4,7 @@ import { CLIENT_CREDENTIALS_DEFAULTS } from '../../../lib/jwks-auth.constants';
 import { FakeClock, TestIssuer } from '../../../lib/testing';
 import type { ClientCredentialsService } from '../../../lib/client-credentials/client-credentials.service';
 import type { ClientCredentialsEvent } from '../../../lib/client-credentials/client-credentials.events';
+import { privateKeyJwtAuthenticator } from '../../../lib/client-credentials/client.authentication';
 import { API, CLIENT_ID, CLIENT_SECRET, eventually, rejection, serviceFor } from './fixtures';
 
 const MIN = 60_000;
@@ -237,6 +238,21 @@ describe('ClientCredentialsService against a real token endpoint', () => {
       ]);
     });
 
+    it('TestIssuer refuses a replayed assertion and one for another audience', async () => {
+      issuer.addClient({ clientId: 'jwt-replay', publicKey: ec.publicKey });
+      const post = (assertion: string) =>
+        fetch(issuer.tokenEndpoint, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+        }).then(async (r) => [r.status, ((await r.json()) as { error_description?: string }).error_description ?? 'ok']);
+      const good = privateKeyJwtAuthenticator('jwt-replay', ec.privateKey, { algorithm: 'ES256' }).parts(issuer.tokenEndpoint, clock.now()).form.client_assertion;
+      expect(await post(good)).toEqual([200, 'ok']);
+      expect(await post(good)).toEqual([401, 'assertion jti replayed']);
+      const elsewhere = privateKeyJwtAuthenticator('jwt-replay', ec.privateKey, { algorithm: 'ES256', assertionAudience: 'https://evil.example.test/' }).parts(issuer.tokenEndpoint, clock.now()).form.client_assertion;
+      expect(await post(elsewhere)).toEqual([401, 'assertion aud must be the token endpoint or the issuer']);
+    });
+
     it('private_key_jwt signed with a key the endpoint does not know is invalid-client', async () => {
       const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       issuer.addClient({ clientId: 'jwt-other', publicKey: ec.publicKey });
@@ -263,6 +279,29 @@ describe('ClientCredentialsService against a real token endpoint', () => {
     await clock.advance(CLIENT_CREDENTIALS_DEFAULTS.minInvalidateIntervalMs);
     expect(service.invalidate(second)).toBe(true);
     expect(issuer.tokenRequests.map((r) => r.outcome)).toEqual(['ok', 'ok']);
+  });
+
+  it('holds at most maxCacheEntries (audience, scope) pairs in memory, dropping the oldest and its timer', async () => {
+    service.close();
+    const { service: small } = make({ maxCacheEntries: 2 });
+    const a = await small.getToken({ audience: 'https://a.example.test/' });
+    await small.getToken({ audience: 'https://b.example.test/' });
+    expect(clock.pending()).toHaveLength(2);
+    await small.getToken({ audience: 'https://c.example.test/' });
+    expect(issuer.tokenRequestCount).toBe(3);
+    // a's slot and timer went; b and c keep theirs.
+    expect(clock.pending()).toHaveLength(2);
+    // The store still holds a's token until it expires: taking it back costs no request.
+    expect(await small.getToken({ audience: 'https://a.example.test/' })).toBe(a);
+    expect(issuer.tokenRequestCount).toBe(3);
+  });
+
+  it('reports a stale token served once per token, not per call', async () => {
+    const held = await service.getToken();
+    issuer.setTokenFault({ status: 503 });
+    await clock.advance(56 * MIN);
+    for (let i = 0; i < 50; i++) expect(await service.getToken()).toBe(held);
+    expect(events.filter((e) => e.type === 'client-token-stale-served')).toHaveLength(1);
   });
 
   it('stops background refreshes at close', async () => {

@@ -65,3 +65,18 @@ describe('EncryptedClientTokenStore', () => {
     expect(await store.lease!('k', 1_000)).toBeNull();
   });
 });
+
+describe('MemoryClientTokenStore', () => {
+  it('drops entries at their ttl and keeps at most maxEntries, the oldest written going first', async () => {
+    let now = 1_000;
+    const store = new MemoryClientTokenStore(() => now, 3);
+    for (const k of ['a', 'b', 'c']) await store.write(k, entry, 10_000);
+    await store.write('a', entry, 10_000);
+    await store.write('d', entry, 10_000);
+    expect(store.size).toBe(3);
+    expect(await store.read('b')).toBeNull();
+    expect(await store.read('a')).toEqual(entry);
+    now += 10_000;
+    expect(await store.read('a')).toBeNull();
+  });
+});
