@@ -107,10 +107,10 @@ export function summaryRows(plan: DrillPlan, record: DrillRecord, findings: Dril
     }
     if (spec.id === 'issuer-down') notes.push(`stale-serving ${findings.staleServingMs.map(seconds).join(' / ')}`);
     if (spec.id === 'rate-limited') notes.push(`${findings.rateLimit.answered429}× 429, reset after ${seconds(findings.rateLimit.resetAfterMs)}, ${findings.rateLimit.requestsBeforeReset} request(s) before it`);
-    if (spec.id === 'revoke') notes.push(`refused everywhere ${seconds(findings.revoke.refusedEverywhereMs)} after the notice; ${t.leakedAccepted} accepted before, ${t.leakedRefused} refused`);
+    if (spec.id === 'revoke') notes.push(`revoked key refused everywhere ${seconds(findings.revoke.refusedEverywhereMs)} after the notice; its tokens: ${t.leakedAccepted} accepted before it, ${t.leakedRefused} refused after`);
     const counts = findings.metrics.get(spec.id);
     const reasons = counts ? describeCounts(counts.refusals) : '';
-    if (reasons) notes.push(`refusals by reason: ${reasons}`);
+    if (reasons) notes.push(`refusals by reason (the instances' /metrics): ${reasons}`);
     rows.push([
       spec.title,
       seconds(t.endedAt - t.startedAt),

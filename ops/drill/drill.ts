@@ -179,7 +179,8 @@ async function main(): Promise<void> {
     log(`\n[${phaseIndex}/${plan.phases.length}] ${spec.title}${spec.durationMs ? ` (${(spec.durationMs / 1000).toFixed(1)} s)` : ''}`);
     const tally = record.phases.get(spec.id)!;
     const progress = setInterval(() => {
-      log(`    ${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s  accepted ${tally.accepted}  refused ${tally.refused}  valid refused ${tally.validRefused + tally.errors}  JWKS requests ${tally.upstream}`);
+      sampleUpstream();
+      log(`    ${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s  so far in this phase: accepted ${tally.accepted}, refused ${tally.refused}, valid refused ${tally.validRefused + tally.errors}, JWKS requests ${tally.upstream}`);
     }, 1_000);
     try {
       await body(Date.now());
@@ -365,6 +366,8 @@ async function main(): Promise<void> {
         instances.map(async (instance) => {
           while (Date.now() - noticeAt < 3_000) {
             const status = await instance.status('/profile', t.token(plannedKid));
+            // Counted like the stream's own, so the phase's counts match the module's /metrics.
+            record.response(Date.now(), 'leaked', status);
             if (status === 401) return Date.now();
             await sleep(10);
           }
