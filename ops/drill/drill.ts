@@ -77,6 +77,9 @@ class Traffic {
   dropped = 0;
   signingKid: string;
   leakedKid = '';
+  /** Once every instance refused the revoked key: leaked tokens sent from then on must all be refused. */
+  revokedSince: number | null = null;
+  leakedAcceptedAfterRevoke = 0;
 
   constructor(
     private readonly issuer: TestIssuer,
@@ -104,6 +107,12 @@ class Traffic {
     return pool[Math.floor(Math.random() * pool.length)];
   }
 
+  /** Every token of a kid's pool (each instance's verified-token cache may hold any of them). */
+  allTokens(kid: string): readonly string[] {
+    this.token(kid);
+    return this.pools.get(kid)!;
+  }
+
   private tick(): void {
     for (const kind of ['valid', 'made-up', 'leaked'] as const) {
       this.owed[kind] += (this.rates[kind] * TICK_MS) / 1000;
@@ -123,10 +132,12 @@ class Traffic {
     const kid = kind === 'valid' ? this.signingKid : kind === 'leaked' ? this.leakedKid : '';
     const token = kind === 'made-up' ? madeUpToken(this.issuer) : this.token(kid);
     this.inFlight++;
+    const sentAt = Date.now();
     void this.instances[index].status('/profile', token).then((status) => {
       this.inFlight--;
       const now = Date.now();
       this.record.response(now, kind, status);
+      if (kind === 'leaked' && status >= 200 && status < 300 && this.revokedSince !== null && sentAt >= this.revokedSince) this.leakedAcceptedAfterRevoke++;
       if (kind === 'valid' && status === 200) this.onValidAccepted?.(index, kid, now);
     });
   }
@@ -198,7 +209,7 @@ async function main(): Promise<void> {
     unannouncedFirstAcceptedMs: Array<number | null>;
     staleServingMs: number[];
     rateLimit: { resetAfterMs: number; answered429: number; requestsBeforeReset: number; requestsAfterReset: number };
-    revoke: { statuses: number[]; refusedEverywhereMs: number | null };
+    revoke: { statuses: number[]; refusedEverywhereMs: number | null; acceptedAfterRefusal: number };
   } = {
     coldStartMs: 0,
     coldStartUpstream: 0,
@@ -206,7 +217,7 @@ async function main(): Promise<void> {
     unannouncedFirstAcceptedMs: [],
     staleServingMs: [],
     rateLimit: { resetAfterMs: 0, answered429: 0, requestsBeforeReset: 0, requestsAfterReset: 0 },
-    revoke: { statuses: [], refusedEverywhereMs: null },
+    revoke: { statuses: [], refusedEverywhereMs: null, acceptedAfterRefusal: 0 },
   };
   const spec = (id: PhaseId) => plan.phases.find((p) => p.id === id)!;
   // Signed notices to the webhook: one instance in a fleet (the fleet spreads it), every instance without.
@@ -372,9 +383,19 @@ async function main(): Promise<void> {
         }),
       );
       findings.revoke.refusedEverywhereMs = refusedAt.some((v) => v === null) ? null : Math.max(...(refusedAt as number[])) - noticeAt;
-      if (findings.revoke.refusedEverywhereMs !== null) record.note(noticeAt + findings.revoke.refusedEverywhereMs, 'the revoked key is refused by every instance');
+      if (findings.revoke.refusedEverywhereMs !== null) {
+        record.note(noticeAt + findings.revoke.refusedEverywhereMs, 'the revoked key is refused by every instance');
+        // One refused token proves little: a token an instance verified before the notice sits in
+        // its verified-token cache. Every token of the key, on every instance, must be refused now,
+        // and every one the traffic sends from now on.
+        t.revokedSince = Date.now();
+        const swept = await Promise.all(instances.map(async (instance) => (await Promise.all(t.allTokens(plannedKid).map((token) => instance.status('/profile', token)))).filter((s) => s >= 200 && s < 300).length));
+        findings.revoke.acceptedAfterRefusal += swept.reduce((a, b) => a + b, 0);
+      }
       await sleep(Math.max(0, start + spec('revoke').durationMs - Date.now()));
       t.rates.leaked = 0;
+      await t.stop();
+      findings.revoke.acceptedAfterRefusal += t.leakedAcceptedAfterRevoke;
     });
     await t.stop();
     const casualties = instances.map((i) => i.casualty).filter((c): c is string => c !== null);
