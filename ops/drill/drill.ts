@@ -152,7 +152,13 @@ async function main(): Promise<void> {
   const fleet = args.fleet && redisInstalled && args.instances > 1;
   const secret = randomBytes(32).toString('hex');
   const issuer = await TestIssuer.start({ audience: AUDIENCE });
-  const redis = fleet ? await RedisServer.start() : null;
+  // A redis-server that does not start must not leave the issuer listening (the drill would hang).
+  const redis = fleet
+    ? await RedisServer.start().catch(async (err: unknown) => {
+        await issuer.close();
+        throw err;
+      })
+    : null;
   const startedAt = Date.now();
   const record = new DrillRecord(startedAt);
   const log = (text: string) => process.stdout.write(`${text}\n`);
@@ -176,6 +182,22 @@ async function main(): Promise<void> {
     lastUpstream = count;
   };
   const upstreamTimer = setInterval(sampleUpstream, 50);
+  // The children (sample apps, redis-server) are stopped once, at the end or on Ctrl-C / a CI
+  // timeout's SIGTERM: a signal to the drill alone would leave them running, holding their ports.
+  let stopping: Promise<void> | null = null;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      clearInterval(upstreamTimer);
+      await Promise.all(instances.map((i) => i.stop()));
+      await redis?.stop();
+      await issuer.close();
+    })());
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`\nThe drill was interrupted (${signal}): stopping its sample-app instances${redis ? ' and redis-server' : ''}.`);
+    void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const scrape = async (): Promise<MetricCounts> => sumCounts((await Promise.all(instances.map((i) => i.text('/metrics')))).map((t) => parseCounts(t ?? '')));
   const metrics = new Map<PhaseId, MetricCounts>();
   let traffic: Traffic | null = null;
@@ -426,10 +448,9 @@ async function main(): Promise<void> {
     if (args.json) writeFileSync(args.json, JSON.stringify(jestShapedReport([{ name: 'the drill ran to the end', passed: false, detail: String(err) }])));
     exitCode = 1;
   } finally {
-    clearInterval(upstreamTimer);
-    await Promise.all(instances.map((i) => i.stop()));
-    await redis?.stop();
-    await issuer.close();
+    await stopAll();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
   process.exitCode = exitCode;
 }
