@@ -7,7 +7,8 @@ import type { JwksAuthEvent, JwksAuthEventListener, WebhookRefusalReason } from 
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { Clock } from '../cache/clock.js';
 import { JwksCacheService } from '../services/jwks-cache.service.js';
-import { JwksRefreshDeferredError } from '../errors/jwks.errors.js';
+import { JwksArgumentError, JwksRefreshDeferredError } from '../errors/jwks.errors.js';
+import { SAFE_KID } from '../verify/kid.js';
 import { kidFingerprint } from '../events/kid.fingerprint.js';
 import type { ResolvedWebhookOptions } from './webhook.options.js';
 import { verifyWebhookSignature, WebhookReplayGuard } from './webhook.signature.js';
@@ -182,9 +183,15 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
     reply(res, 202, 'Accepted', {}, { accepted: actions.length });
   }
 
-  /** Carries out each action; every argument is checked (issuer known) before anything is done. */
+  /**
+   * Carries out each action; every argument is checked (issuer known, kid one a key set can hold)
+   * before anything is done, so a batch is refused whole rather than half done and answered 400.
+   */
   private act(actions: readonly WebhookAction[], source: 'signed-notice' | 'auth0-log-stream'): void {
-    for (const action of actions) this.cache.registry.source(action.issuer);
+    for (const action of actions) {
+      this.cache.registry.source(action.issuer);
+      if (action.event !== 'refresh' && !SAFE_KID.test(action.kid)) throw new JwksArgumentError('the kid is not a key id a key set can hold');
+    }
     for (const action of actions) {
       const issuer = action.issuer;
       // The configured issuer it acts on: a revoke or restore without one is the only issuer's; a
