@@ -414,7 +414,12 @@ async function main(): Promise<void> {
         // its verified-token cache. Every token of the key, on every instance, must be refused now,
         // and every one the traffic sends from now on.
         t.revokedSince = Date.now();
-        const swept = await Promise.all(instances.map(async (instance) => (await Promise.all(t.allTokens(plannedKid).map((token) => instance.status('/profile', token)))).filter((s) => s >= 200 && s < 300).length));
+        const sweep = async (instance: SampleInstance) => {
+          const statuses = await Promise.all(t.allTokens(plannedKid).map((token) => instance.status('/profile', token)));
+          for (const status of statuses) record.response(Date.now(), 'leaked', status);
+          return statuses.filter((s) => s >= 200 && s < 300).length;
+        };
+        const swept = await Promise.all(instances.map(sweep));
         findings.revoke.acceptedAfterRefusal += swept.reduce((a, b) => a + b, 0);
       }
       await sleep(Math.max(0, start + spec('revoke').durationMs - Date.now()));
