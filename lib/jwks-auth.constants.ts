@@ -402,9 +402,9 @@ export const WEBHOOK_DEFAULTS = {
   maxAuth0Entries: 1000,
   /**
    * Refusals (401, 413) one sender may collect per `refusalWindowMs` before its requests are
-   * answered 429 unread until the window ends: a real sender holds the secret and is never refused,
-   * so this only ever slows a guesser or a flood (each refused request costs a body read, an HMAC
-   * and, once per window, a log line).
+   * answered 429 until the window ends (unread when they carry no credential; a signed or Auth0
+   * request that authenticates is still acted on, since behind a proxy a guesser shares the real
+   * sender's address): this only ever slows a guesser or a flood.
    */
   maxRefusalsPerSender: 20,
   /** The window of `maxRefusalsPerSender`: a sender over it waits at most this long. */

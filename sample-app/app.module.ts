@@ -49,6 +49,8 @@ function cacheOptions(json: string): JwksCacheOptions {
           ...(config.get<string>('JWKS_CACHE') ? { cache: cacheOptions(config.getOrThrow<string>('JWKS_CACHE')) } : {}),
           // The jwks_auth_* metrics on prom-client's default registry, served by MetricsController.
           metrics: true,
+          // A repeated token skips the signature check (revocations still apply to it at once).
+          verifiedTokenCache: true,
         };
       },
     }),

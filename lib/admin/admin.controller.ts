@@ -47,6 +47,18 @@ export function createAdminController(options: ResolvedAdminOptions): Type<unkno
       }
     }
 
+    /**
+     * Stop trusting the held set until a fetch started after this call answers (the IdP removed a
+     * key): availability first, the set serves meanwhile if that fetch fails. Fleet-wide in fleet mode.
+     */
+    invalidate(issuerQuery: unknown): JwksCacheState {
+      const issuer = stringArg(issuerQuery, 'issuer');
+      return badRequestOnArgumentError(() => {
+        this.jwks.invalidate(issuer);
+        return this.jwks.getState(issuer);
+      });
+    }
+
     /** Refuse tokens signed with this key from now on, whatever the IdP publishes (fleet-wide in fleet mode). */
     revoke(kid: string, issuerQuery: unknown): JwksCacheState {
       const issuer = stringArg(issuerQuery, 'issuer');
@@ -74,12 +86,14 @@ export function createAdminController(options: ResolvedAdminOptions): Type<unkno
   // `:issuer` after the fixed routes' names would shadow nothing: those are POST, this is GET.
   route('state', [Get(':issuer')]);
   route('refresh', [Post('refresh'), HttpCode(200)]);
+  route('invalidate', [Post('invalidate'), HttpCode(200)]);
   route('revoke', [Post('revoke/:kid'), HttpCode(200)]);
   route('restore', [Post('restore/:kid'), HttpCode(200)]);
   paramDecorate(proto, 'state', 0, Param('issuer'));
   paramDecorate(proto, 'refresh', 0, Res({ passthrough: true }));
   paramDecorate(proto, 'refresh', 1, Body());
   paramDecorate(proto, 'refresh', 2, Query());
+  paramDecorate(proto, 'invalidate', 0, Query('issuer'));
   paramDecorate(proto, 'revoke', 0, Param('kid'));
   paramDecorate(proto, 'revoke', 1, Query('issuer'));
   paramDecorate(proto, 'restore', 0, Param('kid'));

@@ -151,11 +151,25 @@ function kidList(kids: readonly string[]): string {
  */
 export function loggingListener(log: KeySetLog, options: LoggingListenerOptions = {}): JwksAuthEventListener {
   const flood = new LogFloodLimiter(log, options.clock ?? systemClock, options.floodIntervalMs ?? LOG_FLOOD_INTERVAL_MS);
+  // Failed fetches in a row, per key set: the fetch that ends a run of failures says so, so an
+  // outage's end is in the log as well as its start. One entry per configured key set at most.
+  const failing = new Map<string, number>();
   return (e) => {
     switch (e.type) {
-      case 'fetch-finished':
-        if (e.outcome === 'failed' && flood.admit('warn', 'fetch-failed', e.issuer)) log.warn(`JWKS fetch from ${e.jwksUri} failed: ${e.error?.message ?? 'error'}; next attempt in ${e.nextAttemptInMs ?? 0} ms`);
+      case 'fetch-finished': {
+        const key = `${e.issuer}\n${e.jwksUri}`;
+        if (e.outcome === 'failed') {
+          failing.set(key, (failing.get(key) ?? 0) + 1);
+          if (flood.admit('warn', 'fetch-failed', e.issuer)) log.warn(`JWKS fetch from ${e.jwksUri} failed: ${e.error?.message ?? 'error'}; next attempt in ${e.nextAttemptInMs ?? 0} ms`);
+          return;
+        }
+        const failures = failing.get(key);
+        if (failures !== undefined) {
+          failing.delete(key);
+          log.log?.(`JWKS fetch from ${e.jwksUri} succeeded again after ${failures} failed attempt(s)`);
+        }
         return;
+      }
       case 'unknown-kid':
         if (flood.admit('log', 'unknown-kid', e.issuer)) log.log?.(`JWKS: a token named a key that the set from ${e.jwksUri} does not hold (kid mismatch): refetching unless refused`);
         return;

@@ -171,9 +171,29 @@ async function readCapped(response: Response, request: BoundedRequest, abort: Ab
 }
 
 /** A short, secret-free description of a network failure (undici puts the reason in `cause`). */
+/** What the common network error codes mean, for an on-call reading `lastError` or a log line. */
+const NETWORK_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset by the server',
+  UND_ERR_SOCKET: 'connection closed by the server',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed for now',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  CERT_HAS_EXPIRED: 'the TLS certificate has expired',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the TLS certificate is self-signed',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the TLS certificate cannot be verified',
+  ERR_TLS_CERT_ALTNAME_INVALID: "the TLS certificate does not name this host",
+};
+
 function describeNetworkError(err: unknown): string {
   const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
-  if (cause && typeof cause.code === 'string') return cause.code;
+  if (cause && typeof cause.code === 'string') {
+    const meaning = Object.hasOwn(NETWORK_CODES, cause.code) ? NETWORK_CODES[cause.code] : undefined;
+    return meaning === undefined ? cause.code : `${meaning} (${cause.code})`;
+  }
   // Some refusals carry only a message ("bad port"): keep a short, printable form of it.
   if (cause && typeof cause.message === 'string' && cause.message !== '') return cause.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 80);
   return err instanceof Error ? err.name : 'unknown error';

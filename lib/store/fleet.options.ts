@@ -65,13 +65,24 @@ export function fleetOption(problems: string[], value: unknown, snapshotPath: st
     }
     return Object.freeze({ kind: 'store', store: store as FleetKeySetStore });
   }
+  const target = redisTargetOption(problems, value, SHAPE);
+  return target === null ? null : Object.freeze({ kind: 'redis', ...target });
+}
+
+/**
+ * `redis` and `keyPrefix` of a `fleet` option (the key sets' here, the client-credentials
+ * module's too): a redis:// URL, ioredis options or an ioredis client, and a printable prefix.
+ * Null (with the reasons in `problems`) when they are not usable; messages never show a password.
+ */
+export function redisTargetOption(problems: string[], value: Record<string, unknown>, shape: string): { redis: string | Record<string, unknown> | RedisClientLike; keyPrefix: string } | null {
+  const { redis, keyPrefix } = value;
   let prefix: string = REDIS_STORE_DEFAULTS.keyPrefix;
   if (keyPrefix !== undefined) {
     if (typeof keyPrefix !== 'string' || !KEY_PREFIX.test(keyPrefix)) problems.push(`fleet.keyPrefix must be at most 100 printable characters without spaces, got ${describeValue(keyPrefix)}`);
     else prefix = keyPrefix;
   }
   if (redis === undefined) {
-    problems.push(`fleet needs redis or store: ${SHAPE}`);
+    problems.push(`fleet needs redis${shape === SHAPE ? ' or store' : ''}: ${shape}`);
     return null;
   }
   if (typeof redis === 'string') {
@@ -83,5 +94,5 @@ export function fleetOption(problems: string[], value: unknown, snapshotPath: st
     problems.push(`fleet.redis must be a redis:// URL, ioredis options or an ioredis client, got ${describeValue(redis)}`);
     return null;
   }
-  return Object.freeze({ kind: 'redis', redis: redis as string | Record<string, unknown> | RedisClientLike, keyPrefix: prefix });
+  return { redis: redis as string | Record<string, unknown> | RedisClientLike, keyPrefix: prefix };
 }

@@ -7,11 +7,10 @@ interface SenderWindow {
 
 /**
  * Per-sender limit on the webhook's refusals (pure: the caller passes the time). A sender that was
- * refused `maxRefusals` times within a window is answered 429 without its body being read until the
- * window ends. Senders are keyed by the connection's address: behind a reverse proxy every sender
- * shares the proxy's, and the limit then guards the webhook as a whole (a real sender, which is
- * never refused, is answered 429 only while a flood is over the limit, and retries after
- * `Retry-After`). Memory is bounded by `maxSenders`; the oldest windows are forgotten first.
+ * refused `maxRefusals` times within a window is answered 429 until the window ends. Senders are
+ * keyed by the connection's address: behind a reverse proxy every sender shares the proxy's, so the
+ * webhook still acts on a request that authenticates while its address is limited (a guesser's few
+ * requests a minute must not keep a revocation out); only the unauthenticated wait. Memory is bounded by `maxSenders`; the oldest windows are forgotten first.
  */
 export class WebhookSenderLimiter {
   private readonly senders = new Map<string, SenderWindow>();

@@ -7,7 +7,8 @@ import type { JwksAuthEvent, JwksAuthEventListener, WebhookRefusalReason } from 
 import type { ResolvedJwksOptions } from '../interfaces/jwks-auth-options.interface.js';
 import type { Clock } from '../cache/clock.js';
 import { JwksCacheService } from '../services/jwks-cache.service.js';
-import { JwksRefreshDeferredError } from '../errors/jwks.errors.js';
+import { JwksArgumentError, JwksRefreshDeferredError } from '../errors/jwks.errors.js';
+import { SAFE_KID } from '../verify/kid.js';
 import { kidFingerprint } from '../events/kid.fingerprint.js';
 import type { ResolvedWebhookOptions } from './webhook.options.js';
 import { verifyWebhookSignature, WebhookReplayGuard } from './webhook.signature.js';
@@ -88,18 +89,15 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'POST') return reply(res, 405, 'Method Not Allowed', { allow: 'POST' });
-    // A sender refused too often lately is answered before its body is read.
+    // A sender refused too often lately waits, unless this request may be authenticated: behind a
+    // proxy every sender shares one address, and a guesser's few requests a minute must not keep
+    // the real sender's revocation out. A request with neither credential is answered before its
+    // body is read; a signed one is read (same size cap) and verified, and is 429 if it fails.
     const waitMs = this.senders.blockedFor(sender(req), this.clock.now());
-    if (waitMs > 0) {
-      this.emit({ type: 'webhook-refused', status: 429, reason: 'rate-limited', issuer: '' });
-      this.logRefusal('requests from a sender refused too often lately are answered 429');
-      reply(res, 429, 'Too Many Requests', { 'retry-after': String(Math.ceil(waitMs / 1000)), connection: 'close' });
-      req.resume();
-      return;
-    }
+    if (waitMs > 0 && !this.mayAuthenticate(req)) return this.limited(req, res, waitMs);
     const max = WEBHOOK_DEFAULTS.maxBodyBytes;
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > max) return this.tooLarge(req, res);
+    if (Number.isFinite(declared) && declared > max) return waitMs > 0 ? this.limited(req, res, waitMs) : this.tooLarge(req, res);
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -108,7 +106,8 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
       size += chunk.length;
       if (size > max) {
         done = true;
-        this.tooLarge(req, res);
+        if (waitMs > 0) this.limited(req, res, waitMs);
+        else this.tooLarge(req, res);
         return;
       }
       chunks.push(chunk);
@@ -116,12 +115,23 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
     req.on('end', () => {
       if (done) return;
       done = true;
-      this.process(req, res, Buffer.concat(chunks, size));
+      this.process(req, res, Buffer.concat(chunks, size), waitMs);
     });
     req.on('error', () => {
       done = true;
       res.destroy();
     });
+  }
+
+  /**
+   * Whether a request could pass authentication, from its headers alone: the Auth0 Authorization
+   * is compared here (constant time); a signature can be checked only against the body.
+   */
+  private mayAuthenticate(req: IncomingMessage): boolean {
+    const signature = req.headers['x-jwks-signature'];
+    if (signature !== undefined) return this.options?.secret != null;
+    const authorization = req.headers.authorization;
+    return this.expectedAuthorization !== null && typeof authorization === 'string' && timingSafeEqual(digest(authorization), this.expectedAuthorization);
   }
 
   private tooLarge(req: IncomingMessage, res: ServerResponse): void {
@@ -131,7 +141,15 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
     req.resume();
   }
 
-  private process(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+  /** 429 to a sender over its refusal limit (not counted again: the window is not extended). */
+  private limited(req: IncomingMessage, res: ServerResponse, waitMs: number): void {
+    this.emit({ type: 'webhook-refused', status: 429, reason: 'rate-limited', issuer: '' });
+    this.logRefusal('requests from a sender refused too often lately are answered 429');
+    reply(res, 429, 'Too Many Requests', { 'retry-after': String(Math.ceil(waitMs / 1000)), connection: 'close' });
+    req.resume();
+  }
+
+  private process(req: IncomingMessage, res: ServerResponse, body: Buffer, waitMs: number): void {
     const options = this.options as ResolvedWebhookOptions;
     const signature = req.headers['x-jwks-signature'];
     let actions: WebhookAction[];
@@ -139,15 +157,15 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
     try {
       if (signature !== undefined && options.secret !== null) {
         const result = verifyWebhookSignature({ header: signature, body, secret: options.secret, nowSec: Math.floor(this.clock.now() / 1000), replay: this.replay });
-        if (!result.ok) return this.unauthorized(req, res, result.reason, `signed notice refused (${result.reason})`);
+        if (!result.ok) return this.unauthorized(req, res, waitMs, result.reason, `signed notice refused (${result.reason})`);
         actions = [parseWebhookNotice(body)];
         source = 'signed-notice';
       } else if (signature === undefined && this.expectedAuthorization !== null && typeof req.headers.authorization === 'string') {
-        if (!timingSafeEqual(digest(req.headers.authorization), this.expectedAuthorization)) return this.unauthorized(req, res, 'authorization', 'Auth0 log stream refused (authorization does not match)');
+        if (!timingSafeEqual(digest(req.headers.authorization), this.expectedAuthorization)) return this.unauthorized(req, res, waitMs, 'authorization', 'Auth0 log stream refused (authorization does not match)');
         actions = dedupeActions(parseAuth0LogStream(body, options.auth0?.issuer));
         source = 'auth0-log-stream';
       } else {
-        return this.unauthorized(req, res, 'no-credentials', 'no x-jwks-signature or Authorization this webhook accepts');
+        return this.unauthorized(req, res, waitMs, 'no-credentials', 'no x-jwks-signature or Authorization this webhook accepts');
       }
       this.act(actions, source);
     } catch (err) {
@@ -165,9 +183,15 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
     reply(res, 202, 'Accepted', {}, { accepted: actions.length });
   }
 
-  /** Carries out each action; every argument is checked (issuer known) before anything is done. */
+  /**
+   * Carries out each action; every argument is checked (issuer known, kid one a key set can hold)
+   * before anything is done, so a batch is refused whole rather than half done and answered 400.
+   */
   private act(actions: readonly WebhookAction[], source: 'signed-notice' | 'auth0-log-stream'): void {
-    for (const action of actions) this.cache.registry.source(action.issuer);
+    for (const action of actions) {
+      this.cache.registry.source(action.issuer);
+      if (action.event !== 'refresh' && !SAFE_KID.test(action.kid)) throw new JwksArgumentError('the kid is not a key id a key set can hold');
+    }
     for (const action of actions) {
       const issuer = action.issuer;
       // The configured issuer it acts on: a revoke or restore without one is the only issuer's; a
@@ -197,7 +221,9 @@ export class JwksWebhook implements OnApplicationBootstrap, OnApplicationShutdow
     }
   }
 
-  private unauthorized(req: IncomingMessage, res: ServerResponse, reason: WebhookRefusalReason, why: string): void {
+  /** 401, or 429 while the sender is over its limit (a failed check is then not counted again). */
+  private unauthorized(req: IncomingMessage, res: ServerResponse, waitMs: number, reason: WebhookRefusalReason, why: string): void {
+    if (waitMs > 0) return this.limited(req, res, waitMs);
     this.refused(req, 401, reason, why);
     reply(res, 401, 'Unauthorized');
   }

@@ -24,7 +24,12 @@ export interface DrillFindings {
   /** The 429 phase: when the IdP's x-ratelimit-reset allowed the next request, and how many requests arrived before it. */
   readonly rateLimit: { readonly resetAfterMs: number; readonly answered429: number; readonly requestsBeforeReset: number; readonly requestsAfterReset: number };
   /** The webhook's answer to the revoke notice(s), and from the notice to the revoked key being refused by every instance. */
-  readonly revoke: { readonly statuses: readonly number[]; readonly refusedEverywhereMs: number | null };
+  readonly revoke: {
+    readonly statuses: readonly number[];
+    readonly refusedEverywhereMs: number | null;
+    /** Tokens of the revoked key accepted after every instance refused one (every token probed on every instance, then the traffic). */
+    readonly acceptedAfterRefusal: number;
+  };
   /** Per phase, the module's own counts from /metrics (summed over instances). */
   readonly metrics: ReadonlyMap<PhaseId, MetricCounts>;
   /** Instances that exited or stopped answering /health/live. */
@@ -80,6 +85,11 @@ export function drillChecks(plan: DrillPlan, record: DrillRecord, findings: Dril
     findings.revoke.statuses.length > 0 && findings.revoke.statuses.every((s) => s === 202) && findings.revoke.refusedEverywhereMs !== null && findings.revoke.refusedEverywhereMs <= 1_000,
     `webhook ${findings.revoke.statuses.join(', ')}; refused everywhere after ${seconds(findings.revoke.refusedEverywhereMs)}`,
   );
+  check(
+    'revoke: no token of the revoked key accepted afterwards, cached or not',
+    findings.revoke.refusedEverywhereMs !== null && findings.revoke.acceptedAfterRefusal === 0,
+    `${findings.revoke.acceptedAfterRefusal} accepted after every instance refused the key`,
+  );
   check('revoke: valid tokens of the other key still accepted', tally('revoke').validRefused === 0, `${tally('revoke').validRefused} refused`);
   check('no instance crashed', findings.casualties.length === 0, findings.casualties.join('; ') || 'all alive');
   return checks;
@@ -107,10 +117,10 @@ export function summaryRows(plan: DrillPlan, record: DrillRecord, findings: Dril
     }
     if (spec.id === 'issuer-down') notes.push(`stale-serving ${findings.staleServingMs.map(seconds).join(' / ')}`);
     if (spec.id === 'rate-limited') notes.push(`${findings.rateLimit.answered429}× 429, reset after ${seconds(findings.rateLimit.resetAfterMs)}, ${findings.rateLimit.requestsBeforeReset} request(s) before it`);
-    if (spec.id === 'revoke') notes.push(`refused everywhere ${seconds(findings.revoke.refusedEverywhereMs)} after the notice; ${t.leakedAccepted} accepted before, ${t.leakedRefused} refused`);
+    if (spec.id === 'revoke') notes.push(`revoked key refused everywhere ${seconds(findings.revoke.refusedEverywhereMs)} after the notice; its tokens: ${t.leakedAccepted} accepted (${findings.revoke.acceptedAfterRefusal} of them after that), ${t.leakedRefused} refused`);
     const counts = findings.metrics.get(spec.id);
     const reasons = counts ? describeCounts(counts.refusals) : '';
-    if (reasons) notes.push(`refusals by reason: ${reasons}`);
+    if (reasons) notes.push(`refusals by reason (the instances' /metrics): ${reasons}`);
     rows.push([
       spec.title,
       seconds(t.endedAt - t.startedAt),

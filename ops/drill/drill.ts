@@ -77,6 +77,9 @@ class Traffic {
   dropped = 0;
   signingKid: string;
   leakedKid = '';
+  /** Once every instance refused the revoked key: leaked tokens sent from then on must all be refused. */
+  revokedSince: number | null = null;
+  leakedAcceptedAfterRevoke = 0;
 
   constructor(
     private readonly issuer: TestIssuer,
@@ -104,6 +107,12 @@ class Traffic {
     return pool[Math.floor(Math.random() * pool.length)];
   }
 
+  /** Every token of a kid's pool (each instance's verified-token cache may hold any of them). */
+  allTokens(kid: string): readonly string[] {
+    this.token(kid);
+    return this.pools.get(kid)!;
+  }
+
   private tick(): void {
     for (const kind of ['valid', 'made-up', 'leaked'] as const) {
       this.owed[kind] += (this.rates[kind] * TICK_MS) / 1000;
@@ -123,10 +132,12 @@ class Traffic {
     const kid = kind === 'valid' ? this.signingKid : kind === 'leaked' ? this.leakedKid : '';
     const token = kind === 'made-up' ? madeUpToken(this.issuer) : this.token(kid);
     this.inFlight++;
+    const sentAt = Date.now();
     void this.instances[index].status('/profile', token).then((status) => {
       this.inFlight--;
       const now = Date.now();
       this.record.response(now, kind, status);
+      if (kind === 'leaked' && status >= 200 && status < 300 && this.revokedSince !== null && sentAt >= this.revokedSince) this.leakedAcceptedAfterRevoke++;
       if (kind === 'valid' && status === 200) this.onValidAccepted?.(index, kid, now);
     });
   }
@@ -141,7 +152,13 @@ async function main(): Promise<void> {
   const fleet = args.fleet && redisInstalled && args.instances > 1;
   const secret = randomBytes(32).toString('hex');
   const issuer = await TestIssuer.start({ audience: AUDIENCE });
-  const redis = fleet ? await RedisServer.start() : null;
+  // A redis-server that does not start must not leave the issuer listening (the drill would hang).
+  const redis = fleet
+    ? await RedisServer.start().catch(async (err: unknown) => {
+        await issuer.close();
+        throw err;
+      })
+    : null;
   const startedAt = Date.now();
   const record = new DrillRecord(startedAt);
   const log = (text: string) => process.stdout.write(`${text}\n`);
@@ -165,6 +182,22 @@ async function main(): Promise<void> {
     lastUpstream = count;
   };
   const upstreamTimer = setInterval(sampleUpstream, 50);
+  // The children (sample apps, redis-server) are stopped once, at the end or on Ctrl-C / a CI
+  // timeout's SIGTERM: a signal to the drill alone would leave them running, holding their ports.
+  let stopping: Promise<void> | null = null;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      clearInterval(upstreamTimer);
+      await Promise.all(instances.map((i) => i.stop()));
+      await redis?.stop();
+      await issuer.close();
+    })());
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`\nThe drill was interrupted (${signal}): stopping its sample-app instances${redis ? ' and redis-server' : ''}.`);
+    void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const scrape = async (): Promise<MetricCounts> => sumCounts((await Promise.all(instances.map((i) => i.text('/metrics')))).map((t) => parseCounts(t ?? '')));
   const metrics = new Map<PhaseId, MetricCounts>();
   let traffic: Traffic | null = null;
@@ -179,7 +212,8 @@ async function main(): Promise<void> {
     log(`\n[${phaseIndex}/${plan.phases.length}] ${spec.title}${spec.durationMs ? ` (${(spec.durationMs / 1000).toFixed(1)} s)` : ''}`);
     const tally = record.phases.get(spec.id)!;
     const progress = setInterval(() => {
-      log(`    ${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s  accepted ${tally.accepted}  refused ${tally.refused}  valid refused ${tally.validRefused + tally.errors}  JWKS requests ${tally.upstream}`);
+      sampleUpstream();
+      log(`    ${((Date.now() - startedAt) / 1000).toFixed(1).padStart(5)} s  so far in this phase: accepted ${tally.accepted}, refused ${tally.refused}, valid refused ${tally.validRefused + tally.errors}, JWKS requests ${tally.upstream}`);
     }, 1_000);
     try {
       await body(Date.now());
@@ -198,7 +232,7 @@ async function main(): Promise<void> {
     unannouncedFirstAcceptedMs: Array<number | null>;
     staleServingMs: number[];
     rateLimit: { resetAfterMs: number; answered429: number; requestsBeforeReset: number; requestsAfterReset: number };
-    revoke: { statuses: number[]; refusedEverywhereMs: number | null };
+    revoke: { statuses: number[]; refusedEverywhereMs: number | null; acceptedAfterRefusal: number };
   } = {
     coldStartMs: 0,
     coldStartUpstream: 0,
@@ -206,7 +240,7 @@ async function main(): Promise<void> {
     unannouncedFirstAcceptedMs: [],
     staleServingMs: [],
     rateLimit: { resetAfterMs: 0, answered429: 0, requestsBeforeReset: 0, requestsAfterReset: 0 },
-    revoke: { statuses: [], refusedEverywhereMs: null },
+    revoke: { statuses: [], refusedEverywhereMs: null, acceptedAfterRefusal: 0 },
   };
   const spec = (id: PhaseId) => plan.phases.find((p) => p.id === id)!;
   // Signed notices to the webhook: one instance in a fleet (the fleet spreads it), every instance without.
@@ -365,6 +399,8 @@ async function main(): Promise<void> {
         instances.map(async (instance) => {
           while (Date.now() - noticeAt < 3_000) {
             const status = await instance.status('/profile', t.token(plannedKid));
+            // Counted like the stream's own, so the phase's counts match the module's /metrics.
+            record.response(Date.now(), 'leaked', status);
             if (status === 401) return Date.now();
             await sleep(10);
           }
@@ -372,9 +408,24 @@ async function main(): Promise<void> {
         }),
       );
       findings.revoke.refusedEverywhereMs = refusedAt.some((v) => v === null) ? null : Math.max(...(refusedAt as number[])) - noticeAt;
-      if (findings.revoke.refusedEverywhereMs !== null) record.note(noticeAt + findings.revoke.refusedEverywhereMs, 'the revoked key is refused by every instance');
+      if (findings.revoke.refusedEverywhereMs !== null) {
+        record.note(noticeAt + findings.revoke.refusedEverywhereMs, 'the revoked key is refused by every instance');
+        // One refused token proves little: a token an instance verified before the notice sits in
+        // its verified-token cache. Every token of the key, on every instance, must be refused now,
+        // and every one the traffic sends from now on.
+        t.revokedSince = Date.now();
+        const sweep = async (instance: SampleInstance) => {
+          const statuses = await Promise.all(t.allTokens(plannedKid).map((token) => instance.status('/profile', token)));
+          for (const status of statuses) record.response(Date.now(), 'leaked', status);
+          return statuses.filter((s) => s >= 200 && s < 300).length;
+        };
+        const swept = await Promise.all(instances.map(sweep));
+        findings.revoke.acceptedAfterRefusal += swept.reduce((a, b) => a + b, 0);
+      }
       await sleep(Math.max(0, start + spec('revoke').durationMs - Date.now()));
       t.rates.leaked = 0;
+      await t.stop();
+      findings.revoke.acceptedAfterRefusal += t.leakedAcceptedAfterRevoke;
     });
     await t.stop();
     const casualties = instances.map((i) => i.casualty).filter((c): c is string => c !== null);
@@ -405,10 +456,9 @@ async function main(): Promise<void> {
     if (args.json) writeFileSync(args.json, JSON.stringify(jestShapedReport([{ name: 'the drill ran to the end', passed: false, detail: String(err) }])));
     exitCode = 1;
   } finally {
-    clearInterval(upstreamTimer);
-    await Promise.all(instances.map((i) => i.stop()));
-    await redis?.stop();
-    await issuer.close();
+    await stopAll();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
   process.exitCode = exitCode;
 }

@@ -55,7 +55,7 @@ describe.each(HTTP_PLATFORMS)('admin controller (%s)', (platform) => {
   const me = (token: string) => http().get('/me').set('Authorization', `Bearer ${token}`);
 
   it('refuses every route without the guard\'s approval, and the service is never called', async () => {
-    const spies = (['getStates', 'getState', 'refresh', 'revokeKey', 'restoreKey'] as const).map((name) => jest.spyOn(JwksCacheService.prototype, name));
+    const spies = (['getStates', 'getState', 'refresh', 'invalidate', 'revokeKey', 'restoreKey'] as const).map((name) => jest.spyOn(JwksCacheService.prototype, name));
     const fetches = issuer.requestCount;
     const wrongKey = { 'x-operator-key': 'nope' };
     await http().get('/jwks-auth/admin').expect(403);
@@ -63,6 +63,7 @@ describe.each(HTTP_PLATFORMS)('admin controller (%s)', (platform) => {
     await http().post('/jwks-auth/admin/refresh').send({ force: true }).expect(403);
     await http().post(`/jwks-auth/admin/revoke/${issuer.kid}`).set(wrongKey).expect(403);
     await http().post(`/jwks-auth/admin/restore/${issuer.kid}`).expect(403);
+    await http().post('/jwks-auth/admin/invalidate').query({ issuer: issuer.issuer }).set(wrongKey).expect(403);
     for (const spy of spies) expect(spy).not.toHaveBeenCalled();
     expect(issuer.requestCount).toBe(fetches);
     await me(issuer.sign({ sub: 'alice' })).expect(200);
@@ -93,6 +94,21 @@ describe.each(HTTP_PLATFORMS)('admin controller (%s)', (platform) => {
 
     await http().post(`/jwks-auth/admin/restore/${kid}`).query({ issuer: issuer.issuer }).set(op).expect(200);
     await me(token).expect(200);
+  });
+
+  it('invalidate: the set is not fresh until a new fetch answers, which the next token waits for; other issuers untouched', async () => {
+    const op = { 'x-operator-key': KEY };
+    const before = issuer.requestCount;
+    const otherBefore = other.requestCount;
+    const invalidated = await http().post('/jwks-auth/admin/invalidate').query({ issuer: issuer.issuer }).set(op).expect(200);
+    expect(invalidated.body.fresh).toBe(false);
+    await me(issuer.sign({ sub: 'alice' })).expect(200);
+    expect(issuer.requestCount).toBe(before + 1);
+    expect(cache.getState(issuer.issuer).fresh).toBe(true);
+    expect(cache.getState(other.issuer).fresh).toBe(true);
+    expect(other.requestCount).toBe(otherBefore);
+    await http().post('/jwks-auth/admin/invalidate').set(op).expect(400); // which issuer?
+    await http().post('/jwks-auth/admin/invalidate').query({ issuer: 'https://nobody.example/' }).set(op).expect(400);
   });
 
   it('400 for an unknown issuer, a bad kid or a bad force; a missing issuer with several is 400 too', async () => {

@@ -31,7 +31,7 @@ function healthyRun(): { record: DrillRecord; findings: DrillFindings } {
     unannouncedFirstAcceptedMs: [1_900, 2_000],
     staleServingMs: [5_000, 5_000],
     rateLimit: { resetAfterMs: 5_000, answered429: 1, requestsBeforeReset: 1, requestsAfterReset: 1 },
-    revoke: { statuses: [202], refusedEverywhereMs: 20 },
+    revoke: { statuses: [202], refusedEverywhereMs: 20, acceptedAfterRefusal: 0 },
     metrics: new Map(),
     casualties: [],
   };
@@ -72,7 +72,7 @@ describe('rotation drill', () => {
       coldStartUpstream: 2,
       unannouncedFirstAcceptedMs: [1_000, null],
       rateLimit: { ...findings.rateLimit, requestsBeforeReset: 3 },
-      revoke: { statuses: [202], refusedEverywhereMs: null },
+      revoke: { statuses: [202], refusedEverywhereMs: null, acceptedAfterRefusal: 0 },
       casualties: ['instance-2 exited (SIGSEGV)'],
     });
     const failed = broken.filter((c) => !c.passed).map((c) => c.name);
@@ -82,11 +82,20 @@ describe('rotation drill', () => {
       'unannounced rotation: the new key accepted by every instance within one cooldown',
       'rate limited: no JWKS request before x-ratelimit-reset',
       'revoke: the webhook took the notice and every instance refuses the key within 1 s',
+      'revoke: no token of the revoked key accepted afterwards, cached or not',
       'no instance crashed',
     ]);
     const report = jestShapedReport(broken) as { numPassedTests: number; numFailedTests: number };
-    expect(report.numFailedTests).toBe(6);
-    expect(report.numPassedTests).toBe(broken.length - 6);
+    expect(report.numFailedTests).toBe(7);
+    expect(report.numPassedTests).toBe(broken.length - 7);
+  });
+
+  it('fails the revocation when a token of the revoked key is still accepted after the first refusal (a verified-token cache that ignores revocation)', () => {
+    const plan = drillPlan(true);
+    const { record, findings } = healthyRun();
+    const checks = drillChecks(plan, record, { ...findings, revoke: { statuses: [202], refusedEverywhereMs: 20, acceptedAfterRefusal: 3 } });
+    expect(checks.filter((c) => !c.passed).map((c) => c.name)).toEqual(['revoke: no token of the revoked key accepted afterwards, cached or not']);
+    expect(checks.find((c) => !c.passed)!.detail).toBe('3 accepted after every instance refused the key');
   });
 
   it('allows one request per instance without a fleet', () => {

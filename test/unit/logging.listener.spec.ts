@@ -85,6 +85,23 @@ describe('loggingListener', () => {
     ]);
   });
 
+  it('says when fetches succeed again after failing, once per run of failures', () => {
+    const { lines, emit } = setup();
+    const fetch = (outcome: 'ok' | 'failed' | 'not-modified'): JwksAuthEvent =>
+      outcome === 'failed'
+        ? { type: 'fetch-finished', jwksUri: URI, trigger: 'background', outcome, durationMs: 5, error: { code: 'ERR_JWKS_FETCH', kind: 'network', message: 'connection refused (ECONNREFUSED)' }, nextAttemptInMs: 1000, issuer: ISSUER }
+        : { type: 'fetch-finished', jwksUri: URI, trigger: 'background', outcome, durationMs: 5, issuer: ISSUER };
+    emit(fetch('ok'));
+    expect(lines).toEqual([]);
+    for (let i = 0; i < 3; i++) emit(fetch('failed'));
+    emit(fetch('not-modified'));
+    emit(fetch('ok'));
+    expect(lines.filter((l) => l.includes('succeeded again'))).toEqual([`L JWKS fetch from ${URI} succeeded again after 3 failed attempt(s)`]);
+    emit(fetch('failed'));
+    emit(fetch('ok'));
+    expect(lines.filter((l) => l.includes('succeeded again'))).toHaveLength(2);
+  });
+
   it('logs a request that waited too long for the IdP, never a raw kid', () => {
     const { lines, emit } = setup();
     emit({ type: 'stale-served', jwksUri: URI, reason: 'wait-timeout', ageMs: 61_000, issuer: ISSUER });
