@@ -15,7 +15,9 @@ import {
 import { resolveClientCredentialsOptions, type ClientCredentialsOptions } from './client-credentials.options.js';
 import { ClientCredentialsService } from './client-credentials.service.js';
 import { prometheusClientTokenMetrics } from './client-token.metrics.js';
-import { MemoryClientTokenStore } from './client-token.store.js';
+import { MemoryClientTokenStore, type ClientTokenStore } from './client-token.store.js';
+import { RedisClientTokenStore } from './redis-client-token.store.js';
+import { isRedisClient, loadIoredis } from '../store/redis.connection.js';
 import { EncryptedClientTokenStore } from './encrypted-token.store.js';
 
 /** Builds the service from the options: its store (encrypted when asked), log, metrics and events. */
@@ -24,7 +26,12 @@ async function createService(raw: ClientCredentialsOptions, moduleRef: ModuleRef
   const resolved = resolveClientCredentialsOptions(options);
   const clock = resolved.clock ?? systemClock;
   const logger = new Logger('ClientCredentials');
-  const base = resolved.store ?? new MemoryClientTokenStore(() => clock.now());
+  let base: ClientTokenStore = resolved.store ?? new MemoryClientTokenStore(() => clock.now());
+  if (resolved.fleet !== null) {
+    // Loaded now, so a missing ioredis stops startup with the install hint, not the first getToken().
+    if (!isRedisClient(resolved.fleet.redis)) await loadIoredis(undefined, 'ClientCredentialsModule fleet');
+    base = new RedisClientTokenStore({ redis: resolved.fleet.redis, keyPrefix: resolved.fleet.keyPrefix, log: logger, now: () => clock.now() });
+  }
   const store = resolved.encryptionKey === undefined ? base : new EncryptedClientTokenStore(base, resolved.encryptionKey, logger);
   const listeners: ClientCredentialsEventListener[] = [...resolved.listeners];
   if (resolved.logging) listeners.push(clientCredentialsLogListener(logger));
@@ -41,7 +48,10 @@ async function createService(raw: ClientCredentialsOptions, moduleRef: ModuleRef
     const registry = resolved.metrics === 'default' ? (prom.register as PromRegistryLike) : resolved.metrics;
     metrics = prometheusClientTokenMetrics(prom, registry);
   }
-  return new ClientCredentialsService(resolved.service, { clock, store, listeners, metrics });
+  const service = new ClientCredentialsService(resolved.service, { clock, store, listeners, metrics });
+  // The Redis connections this module opened close with the app (a client passed in stays open).
+  if (resolved.fleet !== null) service.onShutdown(() => store.close?.());
+  return service;
 }
 
 /**

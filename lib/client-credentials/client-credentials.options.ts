@@ -18,6 +18,8 @@ import type { ClientCredentialsEventListener } from './client-credentials.events
 import type { ResolvedClientCredentialsOptions } from './client-credentials.service.js';
 import { normaliseScope } from './client-credentials.service.js';
 import type { ClientTokenStore } from './client-token.store.js';
+import { redisTargetOption } from '../store/fleet.options.js';
+import type { RedisClientLike } from '../store/redis.connection.js';
 import { encryptionKeyBytes } from './encrypted-token.store.js';
 import { DEFAULT_TOKEN_POLICY } from './token.policy.js';
 
@@ -51,6 +53,13 @@ export interface ClientCredentialsOptions {
   maxCacheEntries?: number;
   /** Where tokens are kept: this process's memory by default; a shared store for a fleet. */
   store?: ClientTokenStore;
+  /**
+   * Fleet mode: the processes of one service share each token and its throttle gate through Redis
+   * (a `redis://` URL, ioredis options or an ioredis client; ioredis is an optional peer), so the
+   * fleet asks the token endpoint once per refresh and one 429 holds every process back. Tokens
+   * live in Redis only as long as they are valid; add `encryptionKey` to keep them encrypted there.
+   */
+  fleet?: { redis: string | Record<string, unknown> | RedisClientLike; keyPrefix?: string };
   /** Keeps tokens encrypted in the store (AES-256-GCM): 32 bytes, 64 hex or 44 base64 characters. */
   encryptionKey?: string | Uint8Array;
   /** Extra event listeners (each request, throttle, stale token served). */
@@ -65,7 +74,7 @@ export interface ClientCredentialsOptions {
 
 const KNOWN = [
   'tokenEndpoint', 'issuer', 'clientId', 'clientSecret', 'privateKey', 'privateKeyId', 'signingAlgorithm', 'assertionAudience', 'clientAuthentication',
-  'audience', 'scope', 'refreshMarginMs', 'timeoutMs', 'maxCacheEntries', 'store', 'encryptionKey', 'listeners', 'metrics', 'clock', 'logging',
+  'audience', 'scope', 'refreshMarginMs', 'timeoutMs', 'maxCacheEntries', 'store', 'fleet', 'encryptionKey', 'listeners', 'metrics', 'clock', 'logging',
 ] as const;
 const METHODS: readonly ClientAuthenticationMethod[] = ['client_secret_post', 'client_secret_basic', 'private_key_jwt'];
 const ALGORITHMS: readonly AssertionAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -74,6 +83,8 @@ const ALGORITHMS: readonly AssertionAlgorithm[] = ['RS256', 'RS384', 'RS512', 'P
 export interface ResolvedClientCredentialsModuleOptions {
   service: ResolvedClientCredentialsOptions;
   store?: ClientTokenStore;
+  /** `fleet` after validation: where Redis is, and the key prefix. */
+  fleet: { redis: string | Record<string, unknown> | RedisClientLike; keyPrefix: string } | null;
   encryptionKey?: string | Uint8Array;
   listeners: ClientCredentialsEventListener[];
   metrics: null | 'default' | PromRegistryLike;
@@ -141,6 +152,16 @@ export function resolveClientCredentialsOptions(input: ClientCredentialsOptions)
 
   if (o.store !== undefined && (!isPlainObject(o.store) && typeof o.store !== 'object') ) problems.push('store must be a ClientTokenStore');
   else if (o.store !== undefined && (typeof o.store?.read !== 'function' || typeof o.store?.write !== 'function')) problems.push('store must have read() and write() (a ClientTokenStore)');
+  let fleet: ResolvedClientCredentialsModuleOptions['fleet'] = null;
+  if (o.fleet !== undefined) {
+    const shape = '{ redis: a redis:// URL, ioredis options or an ioredis client, keyPrefix? }';
+    if (!isPlainObject(o.fleet)) problems.push(`fleet must be ${shape}, got ${describeValue(o.fleet)}`);
+    else {
+      unknownKeys(problems, 'fleet.', o.fleet, ['redis', 'keyPrefix']);
+      if (o.store !== undefined) problems.push('store and fleet both say where tokens are kept: use one (fleet builds a Redis store)');
+      fleet = redisTargetOption(problems, o.fleet, shape);
+    }
+  }
   if (o.encryptionKey !== undefined) {
     try {
       encryptionKeyBytes(o.encryptionKey);
@@ -178,6 +199,7 @@ export function resolveClientCredentialsOptions(input: ClientCredentialsOptions)
       secrets: typeof o.clientSecret === 'string' ? [...new Set([o.clientSecret, encodeURIComponent(o.clientSecret), new URLSearchParams({ s: o.clientSecret }).toString().slice(2)])] : [],
     },
     store: o.store,
+    fleet,
     encryptionKey: o.encryptionKey,
     listeners: [...(o.listeners ?? [])],
     metrics,

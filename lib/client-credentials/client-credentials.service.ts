@@ -106,6 +106,8 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
   private endpoint: string | null;
   private discovering: Promise<string> | null = null;
   private closed = false;
+  private readonly shutdownHooks: Array<() => unknown> = [];
+  private closing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly options: ResolvedClientCredentialsOptions,
@@ -189,8 +191,10 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
     this.close();
   }
 
-  onApplicationShutdown(): void {
+  /** Nest awaits this: the store's connections are closed when the app's close resolves. */
+  onApplicationShutdown(): Promise<void> {
     this.close();
+    return this.closing;
   }
 
   close(): void {
@@ -199,6 +203,13 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
     this.abort.abort();
     for (const slot of this.slots.values()) this.dropSlot(slot);
     this.slots.clear();
+    this.closing = Promise.all(this.shutdownHooks.splice(0).map((hook) => Promise.resolve().then(hook).catch(() => undefined))).then(() => undefined);
+  }
+
+  /** @internal Runs `hook` when the service closes (the module closes the Redis store it built). */
+  onShutdown(hook: () => unknown): void {
+    if (this.closed) this.closing = this.closing.then(() => hook()).then(() => undefined, () => undefined);
+    else this.shutdownHooks.push(hook);
   }
 
   private served(token: ClientTokenRecord, result: ClientTokenCacheResult): ClientTokenResponse {

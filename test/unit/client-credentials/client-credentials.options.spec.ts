@@ -25,6 +25,12 @@ function problems(extra: Record<string, unknown>, base: Record<string, unknown> 
 }
 
 describe('ClientCredentialsModule options', () => {
+  it('takes fleet as a Redis URL, options or client with an optional prefix', () => {
+    expect(resolveClientCredentialsOptions({ ...BASE, fleet: { redis: 'rediss://:pw@redis.internal:6380/2' } }).fleet).toEqual({ redis: 'rediss://:pw@redis.internal:6380/2', keyPrefix: 'jwks-auth:' });
+    expect(resolveClientCredentialsOptions({ ...BASE, fleet: { redis: { host: '10.0.0.5', port: 6379 }, keyPrefix: 'svc-a:' } }).fleet).toEqual({ redis: { host: '10.0.0.5', port: 6379 }, keyPrefix: 'svc-a:' });
+    expect(resolveClientCredentialsOptions(BASE).fleet).toBeNull();
+  });
+
   it('accepts a secret (client_secret_post by default) and a key (private_key_jwt by default)', () => {
     expect(resolveClientCredentialsOptions(BASE).service.authenticator.method).toBe('client_secret_post');
     const withKey = resolveClientCredentialsOptions({ tokenEndpoint: BASE.tokenEndpoint, clientId: 'abc', privateKey: PEM });
@@ -52,6 +58,11 @@ describe('ClientCredentialsModule options', () => {
     ['a public key as privateKey', { clientSecret: undefined, privateKey: rsa.publicKey }, /a private key is needed/],
     ['privateKeyId without a key', { privateKeyId: 'k1' }, /are for privateKey/],
     ['refreshMarginMs out of range', { refreshMarginMs: 2 * 60 * 60_000 }, /refreshMarginMs must be an integer from 0 to 3600000/],
+    ['fleet that is not an object', { fleet: 'redis://127.0.0.1:6379' }, /fleet must be \{ redis/],
+    ['fleet without redis', { fleet: {} }, /fleet needs redis: \{ redis/],
+    ['fleet with a misspelt member', { fleet: { redis: 'redis://127.0.0.1:6379', keyprefix: 'a:' } }, /unknown option "fleet.keyprefix" \(did you mean "fleet.keyPrefix"\?\)/],
+    ['fleet with a non-redis URL, its password masked', { fleet: { redis: 'http://user:hunter2-pass@redis.internal:6379' } }, /fleet.redis must be a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/\*\*\*@redis.internal:6379"/],
+    ['fleet and store together', { fleet: { redis: 'redis://127.0.0.1:6379' }, store: { read: () => null, write: () => undefined } }, /store and fleet both say where tokens are kept/],
     ['a negative refreshMarginMs', { refreshMarginMs: -1 }, /refreshMarginMs must be an integer/],
     ['a timeoutMs that is not a number', { timeoutMs: '5s' }, /timeoutMs must be an integer/],
     ['a scope with a quote', { scope: 'read"users' }, /scope must be space-separated scope tokens/],
