@@ -13,12 +13,14 @@ import { measureIssuerMemory, measureMemory } from './memory';
 import { measureWorstCases, type WorstCase } from './worst-case';
 import { measureStrategyVsGuard, strategyCost, strategyTable } from './strategy';
 import { runFleetBench } from './fleet';
+import { runClientCredentialsBench } from './client-credentials';
 
 /**
  * `npm run bench`: every contender in one process on the same keys and tokens (verifiers, issuer
  * routing, the Passport strategy against the guard), then the HTTP benchmark (each server in its
  * own process, autocannon in this one: REST routes, then a GraphQL query), then memory, then fleet
- * mode's upstream JWKS requests (`bench/fleet.ts`; skipped without redis-server). Prints the
+ * mode's upstream JWKS requests (`bench/fleet.ts`; skipped without redis-server), then the
+ * client-credentials cache (`bench/client-credentials.ts`). Prints the
  * tables and writes bench/RESULTS.md. BENCH_SECONDS sets the measured time per contender (default 2;
  * three times that, in alternating turns, for the issuer-routing table, twice for strategy against guard);
  * BENCH_IN_PROCESS_ONLY=1 stops after the in-process tables (no HTTP, no memory, RESULTS.md untouched).
@@ -323,6 +325,7 @@ async function main(): Promise<void> {
   await issuer.close();
   const issuerMem = await measureIssuerMemory(100);
   const fleetMd = (await runFleetBench()) ?? '### Fleet mode\n\nNot measured: redis-server was not on PATH.\n\n';
+  const { markdown: clientCredentialsMd } = await runClientCredentialsBench(SECONDS);
 
   const get = (key: string, name: string) => results[key].find((r) => r.name === name)!.opsPerSec;
   const rest = (mode: string) => rows.find((r) => r.mode === mode)!;
@@ -376,7 +379,7 @@ async function main(): Promise<void> {
       'Absolute numbers drift between machines and runs; compare the ratios, measured in one run.',
     '',
   ].join('\n');
-  const doc = `${header}${summary}\n${inProc}${routingMd}${strategyMd}${worstCaseTable(worst)}\n${httpMd}${fleetMd}`;
+  const doc = `${header}${summary}\n${inProc}${routingMd}${strategyMd}${worstCaseTable(worst)}\n${httpMd}${fleetMd}${clientCredentialsMd}`;
   writeFileSync(join(__dirname, '..', '..', 'bench', 'RESULTS.md'), doc);
   console.log(`\n${doc}`);
   process.exit(0);
