@@ -108,6 +108,7 @@ export type { ClientTokenMetrics, ClientTokenCacheResult } from './client-creden
 export { MemoryClientTokenStore, type ClientTokenStore, type ClientTokenEntry, type ClientTokenLease } from './client-credentials/client-token.store.js';
 export { EncryptedClientTokenStore, type EncryptedStoreLog } from './client-credentials/encrypted-token.store.js';
 export { RedisClientTokenStore, type RedisClientTokenStoreOptions } from './client-credentials/redis-client-token.store.js';
+export type { RedisTarget } from './store/redis.connection.js';
 export type { ClientTokenRecord, ClientTokenGate, TokenPolicyOptions } from './client-credentials/token.policy.js';
 export type { ThrottleSource } from './client-credentials/throttle.headers.js';
 export type { ClientCredentialsEvent, ClientCredentialsEventBody, ClientCredentialsEventListener, ClientTokenTrigger } from './client-credentials/client-credentials.events.js';
