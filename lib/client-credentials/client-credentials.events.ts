@@ -38,13 +38,20 @@ export function clientCredentialsLogListener(log: ClientCredentialsLog): ClientC
   return (e) => {
     switch (e.type) {
       case 'client-token-requested':
-        if (e.outcome !== 'ok') log.warn(`client credentials: token request for audience ${JSON.stringify(e.audience)} failed (${e.outcome}): ${e.message ?? ''}`);
+        if (e.outcome !== 'ok') log.warn(`client credentials: token request for audience ${JSON.stringify(e.audience)} failed (${describeOutcome(e.outcome, e.status)}): ${e.message ?? ''}`);
         return;
       case 'client-token-throttled':
         log.warn(`client credentials: no token request for audience ${JSON.stringify(e.audience)} before ${new Date(e.retryAt).toISOString()} (${e.source})`);
         return;
       case 'client-token-stale-served':
+        log.warn(`client credentials: serving a token for audience ${JSON.stringify(e.audience)} inside its refresh margin (${Math.max(0, Math.round(e.remainingMs / 1000))} s left): the token endpoint ${e.reason === 'throttled' ? 'throttles us' : 'fails'}`);
         return;
     }
   };
+}
+
+/** "HTTP 429" for a plain status failure, "invalid-client, HTTP 401" when the kind says more, the kind alone without a status. */
+function describeOutcome(outcome: string, status: number | undefined): string {
+  if (status === undefined) return outcome;
+  return outcome === 'status' ? `HTTP ${status}` : `${outcome}, HTTP ${status}`;
 }

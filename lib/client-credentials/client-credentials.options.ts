@@ -177,7 +177,7 @@ export function resolveClientCredentialsOptions(input: ClientCredentialsOptions)
   if (o.logging !== undefined && typeof o.logging !== 'boolean') problems.push(`logging must be a boolean, got ${describeValue(o.logging)}`);
   if (o.clock !== undefined && (typeof o.clock?.now !== 'function' || typeof o.clock?.setTimeout !== 'function')) problems.push('clock must be a Clock (now, setTimeout, clearTimeout)');
 
-  if (problems.length > 0) throw new JwksOptionsError(problems.map((p) => `ClientCredentialsModule: ${p}`));
+  if (problems.length > 0) throw new JwksOptionsError(problems, 'ClientCredentialsModule');
 
   const clientId = o.clientId;
   const authenticator =

@@ -417,6 +417,8 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
       slot.lastError = error;
       const gate = gateAfterFailure(slot.entry.gate, { kind: error.kind, status: error.status, headers: outcome.headers ?? undefined }, now, this.random, this.options.policy);
       slot.entry = { token: slot.entry.token, gate };
+      // The callers of this request get this error; those after it the throttled one: both say when.
+      if (gate !== null && gate.notBefore > now) error.retryAt = gate.notBefore;
       this.emit({
         type: 'client-token-requested',
         audience: slot.label,

@@ -13,8 +13,12 @@ export abstract class JwksAuthError extends Error {
 /** The module was configured wrongly; thrown at startup, listing every mistake. */
 export class JwksOptionsError extends JwksAuthError {
   readonly code = 'ERR_JWKS_OPTIONS';
-  constructor(readonly problems: string[]) {
-    super(`Invalid JwksAuthModule options:\n  - ${problems.join('\n  - ')}`);
+  constructor(
+    readonly problems: string[],
+    /** Whose options: the module named in the message. */
+    moduleName = 'JwksAuthModule',
+  ) {
+    super(`Invalid ${moduleName} options:\n  - ${problems.join('\n  - ')}`);
   }
 }
 
@@ -220,6 +224,12 @@ export type TokenEndpointErrorKind =
  */
 export class TokenEndpointError extends JwksAuthError {
   readonly code = 'ERR_TOKEN_ENDPOINT';
+  /**
+   * Epoch ms before which the endpoint is not asked again, when this failure set such a wait (a
+   * 429's `Retry-After`, or our backoff): callers after this one get `TokenEndpointThrottledError`
+   * with the same `retryAt` until then.
+   */
+  retryAt?: number;
   constructor(
     message: string,
     readonly kind: TokenEndpointErrorKind,

@@ -99,6 +99,8 @@ describe('ClientCredentialsService against a real token endpoint', () => {
       const first = await rejection(service.getToken());
       expect(first).toBeInstanceOf(TokenEndpointError);
       expect(first).toMatchObject({ code: 'ERR_TOKEN_ENDPOINT', kind: 'status', status: 429 });
+      // The caller whose request met the 429 learns the wait too.
+      expect(Math.abs(((first as TokenEndpointError).retryAt ?? 0) - (start + waitMs))).toBeLessThanOrEqual(1_000);
       // Everyone after fails at once, without a request, until the time given.
       for (const t of [0, waitMs / 2, waitMs - 1_000]) {
         await clock.advance(start + t - clock.now());

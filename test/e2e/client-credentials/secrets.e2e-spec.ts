@@ -102,7 +102,7 @@ describe('secrets, keys and tokens never leave the client-credentials module', (
       expect(metrics).toMatch(/jwks_auth_client_token_throttled_total\{audience="https:\/\/other.example.test\/",source="retry-after"\} 1/);
       expect(metrics).toMatch(/jwks_auth_client_token_cache_total\{result="miss"\} \d+/);
       expect(events.some((e) => e.type === 'client-token-throttled')).toBe(true);
-      expect(capture.lines.some((l) => l.includes('failed (invalid-client)'))).toBe(true);
+      expect(capture.lines.some((l) => l.includes('failed (invalid-client, HTTP 401)'))).toBe(true);
     } finally {
       await app.close();
     }
