@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { KeySetLog } from '../cache/key-set.source.js';
 import { JwksArgumentError, JwksStoreError } from '../errors/jwks.errors.js';
 import { REDIS_STORE_DEFAULTS } from '../jwks-auth.constants.js';
-import { LEASE_SCRIPT, RedisConnection, RELEASE_SCRIPT, type RedisTarget } from '../store/redis.connection.js';
+import { RedisConnection, type RedisTarget } from '../store/redis.connection.js';
 import { checkClientTokenEntry, type ClientTokenEntryRefusal } from './client-token-entry.validator.js';
 import type { ClientTokenEntry, ClientTokenLease, ClientTokenStore } from './client-token.store.js';
 
@@ -121,29 +121,7 @@ export class RedisClientTokenStore implements ClientTokenStore {
    * it. Rejects (`JwksStoreError`) on Redis trouble, never null: the caller then asks on its own.
    */
   async lease(key: string, ttlMs: number): Promise<ClientTokenLease | null> {
-    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new JwksArgumentError('RedisClientTokenStore.lease(key, ttlMs): ttlMs must be a positive integer');
-    const leaseKey = this.keys(key).lease;
-    const token = randomBytes(16).toString('hex');
-    let reply: unknown;
-    try {
-      reply = await this.conn.run((c) => c.call('EVAL', LEASE_SCRIPT, 1, leaseKey, token, ttlMs));
-    } catch (err) {
-      this.conn.trouble('lease', err);
-      throw err;
-    }
-    if (Number(reply) !== 1) return null;
-    let released = false;
-    return {
-      release: async () => {
-        if (released) return;
-        released = true;
-        try {
-          await this.conn.run((c) => c.call('EVAL', RELEASE_SCRIPT, 1, leaseKey, token));
-        } catch (err) {
-          this.conn.trouble('release', err);
-        }
-      },
-    };
+    return this.conn.lease(this.keys(key).lease, ttlMs);
   }
 
   watch(key: string, onChange: (entry: ClientTokenEntry) => void): () => void {

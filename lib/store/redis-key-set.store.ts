@@ -5,7 +5,7 @@ import { JwksArgumentError, JwksStoreError } from '../errors/jwks.errors.js';
 import { JWKS_DEFAULTS, REDIS_STORE_DEFAULTS } from '../jwks-auth.constants.js';
 import { checkKeySetState, type KeySetStateRefusal } from './key-set-state.validator.js';
 import type { FleetKeySetStore, KeySetId, KeySetLease } from './key-set.store.js';
-import { LEASE_SCRIPT, RedisConnection, RELEASE_SCRIPT, type RedisClientLike } from './redis.connection.js';
+import { RedisConnection, type RedisClientLike } from './redis.connection.js';
 
 export { loadIoredis, type RedisClientLike } from './redis.connection.js';
 
@@ -276,29 +276,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
    * only while it still holds this token, and never rejects: a lease not released lapses at its ttl.
    */
   async lease(id: KeySetId, ttlMs: number): Promise<KeySetLease | null> {
-    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new JwksArgumentError('RedisKeySetStore.lease(id, ttlMs): ttlMs must be a positive integer');
-    const key = this.keysOf(id).lease;
-    const token = randomBytes(16).toString('hex');
-    let reply: unknown;
-    try {
-      reply = await this.conn.run((c) => c.call('EVAL', LEASE_SCRIPT, 1, key, token, ttlMs));
-    } catch (err) {
-      this.conn.trouble('lease', err);
-      throw err;
-    }
-    if (Number(reply) !== 1) return null;
-    let released = false;
-    return {
-      release: async () => {
-        if (released) return;
-        released = true;
-        try {
-          await this.conn.run((c) => c.call('EVAL', RELEASE_SCRIPT, 1, key, token));
-        } catch (err) {
-          this.conn.trouble('release', err);
-        }
-      },
-    };
+    return this.conn.lease(this.keysOf(id).lease, ttlMs);
   }
 
   /** Stops watching and closes the connections this store opened (a client passed in stays open). */

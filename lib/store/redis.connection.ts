@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { KeySetLog } from '../cache/key-set.source.js';
-import { JwksMissingDependencyError, JwksStoreError } from '../errors/jwks.errors.js';
+import { JwksArgumentError, JwksMissingDependencyError, JwksStoreError } from '../errors/jwks.errors.js';
 import { REDIS_STORE_DEFAULTS } from '../jwks-auth.constants.js';
 
 /**
@@ -27,11 +28,11 @@ export type RedisTarget = string | Record<string, unknown> | RedisClientLike;
  * Takes a lease (SET NX PX). A lease key without an expiry (left by a hand-made SET, or planted)
  * would make every process wait for ever: it is given the ttl, so it lapses like any.
  */
-export const LEASE_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+const LEASE_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 /** Deletes the lease only while it still holds the holder's token: a lapsed and retaken lease stays its new holder's. */
-export const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
 /**
@@ -133,6 +134,37 @@ export class RedisConnection {
   /** A command on the pub/sub connection (subscribe, unsubscribe), bounded. */
   runSubscriber<T>(op: (c: RedisClientLike) => Promise<T>): Promise<T> {
     return this.bounded(() => this.subscriber().then(op));
+  }
+
+  /**
+   * `SET key token NX PX ttl` with a random token: a release function, or null while another
+   * process holds the lease. Rejects (`JwksStoreError`) on Redis trouble, never null: null would
+   * make every process wait for a holder that does not exist. The release deletes the key only
+   * while it still holds this token, and never rejects: a lease not released lapses at its ttl.
+   */
+  async lease(key: string, ttlMs: number): Promise<{ release(): Promise<void> } | null> {
+    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new JwksArgumentError(`${this.options.name}.lease: ttlMs must be a positive integer`);
+    const token = randomBytes(16).toString('hex');
+    let reply: unknown;
+    try {
+      reply = await this.run((c) => c.call('EVAL', LEASE_SCRIPT, 1, key, token, ttlMs));
+    } catch (err) {
+      this.trouble('lease', err);
+      throw err;
+    }
+    if (Number(reply) !== 1) return null;
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        try {
+          await this.run((c) => c.call('EVAL', RELEASE_SCRIPT, 1, key, token));
+        } catch (err) {
+          this.trouble('release', err);
+        }
+      },
+    };
   }
 
   /** Closes the connections this store opened (a client passed in stays open). */
