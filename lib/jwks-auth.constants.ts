@@ -488,6 +488,12 @@ export const CLIENT_CREDENTIALS_DEFAULTS = {
    * real 30-day token weekly costs nothing.
    */
   maxLifetimeMs: 7 * 24 * 60 * 60_000,
+  /**
+   * Shortest `expires_in` accepted: a token that lives less is spent (past `minRemainingMs`) about
+   * as soon as it arrives, and since a success sets no wait, every call would be a request; refused
+   * as an invalid response, so the backoff paces the endpoint. No IdP issues 10-s tokens on purpose.
+   */
+  minLifetimeMs: 10_000,
   /** Lifetime assumed when a response has no `expires_in` (RFC 6749 §5.1 only recommends it): short, so we ask again soon. */
   defaultLifetimeMs: 5 * 60_000,
   /** Most characters of an OAuth `error`/`error_description` kept for messages (printable ASCII only). */

@@ -1,0 +1,123 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { FakeClock, TestIssuer } from '../../../lib/testing';
+import type { ClientCredentialsService } from '../../../lib/client-credentials/client-credentials.service';
+import type { ClientCredentialsEvent } from '../../../lib/client-credentials/client-credentials.events';
+import { CLIENT_CREDENTIALS_DEFAULTS } from '../../../lib/jwks-auth.constants';
+import { API, CLIENT_ID, CLIENT_SECRET, rejection, serviceFor } from './fixtures';
+
+const MIN = 60_000;
+
+/** A hand-rolled token endpoint on 127.0.0.1: `handler` answers each request; the raw requests are kept. */
+async function hostileEndpoint(handler: (req: IncomingMessage, body: string, res: ServerResponse) => void): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
+  let count = 0;
+  const server: Server = createServer((req, res) => {
+    count++;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handler(req, Buffer.concat(chunks).toString('utf8'), res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/oauth/token`,
+    count: () => count,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+/** Everything an operator could see of a failure: the error (message, stack, JSON) and the events. */
+function visible(err: unknown, events: ClientCredentialsEvent[]): string {
+  const e = err as Error;
+  return `${e.message}\n${e.stack ?? ''}\n${JSON.stringify(e)}\n${JSON.stringify(events)}`;
+}
+
+describe('attack 13: client credentials', () => {
+  let issuer: TestIssuer;
+  let clock: FakeClock;
+  const services: ClientCredentialsService[] = [];
+  const closers: Array<() => Promise<void>> = [];
+  const make = (...args: Parameters<typeof serviceFor> extends [unknown, unknown, ...infer R] ? R : never) => {
+    const built = serviceFor(issuer, clock, ...args);
+    services.push(built.service);
+    return built;
+  };
+
+  beforeEach(async () => {
+    clock = new FakeClock(Date.now());
+    issuer = await TestIssuer.start({ clock });
+    issuer.addClient({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenLifetimeSeconds: 3600 });
+  });
+  afterEach(async () => {
+    for (const s of services.splice(0)) s.close();
+    for (const c of closers.splice(0)) await c();
+    await issuer.close();
+  });
+
+  it('an endpoint issuing tokens that are spent on arrival (expires_in 0.001) cannot turn each call into a request', async () => {
+    issuer.setTokenFault({ status: 200, body: { access_token: 'spent-on-arrival', token_type: 'Bearer', expires_in: 0.001 } });
+    const { service } = make();
+    for (let i = 0; i < 200; i++) {
+      await service.getToken().catch(() => undefined);
+      await clock.advance(10);
+    }
+    // Two seconds of a caller every 10 ms: the backoff (1 s base) allows a handful of requests, not 200.
+    expect(issuer.tokenRequestCount).toBeLessThan(10);
+  });
+
+  describe('an endpoint that echoes the request in error_description', () => {
+    const echoing = () =>
+      hostileEndpoint((req, body, res) => {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'invalid_request', error_description: `got authorization=${req.headers.authorization ?? ''} body=${body}` }));
+      });
+
+    it('client_secret_basic: the Basic credentials (base64 of id:secret) are not shown', async () => {
+      const endpoint = await echoing();
+      closers.push(endpoint.close);
+      const { service, events } = make({ tokenEndpoint: endpoint.url, clientAuthentication: 'client_secret_basic' });
+      const err = await rejection(service.getToken());
+      expect(err).toMatchObject({ code: 'ERR_TOKEN_ENDPOINT', kind: 'oauth-error' });
+      const basic = Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64');
+      const text = visible(err, events);
+      expect(text).toContain('authorization='); // the echo did reach the message: the test can fail
+      expect(text).not.toContain(basic);
+      expect(text).not.toContain(basic.slice(0, 24));
+      expect(text).not.toContain(CLIENT_SECRET);
+    });
+
+    it('private_key_jwt: the client assertion is not shown (it is a credential until it expires)', async () => {
+      const endpoint = await hostileEndpoint((_req, body, res) => {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'invalid_request', error_description: `body=${new URLSearchParams(body).get('client_assertion') ?? ''}` }));
+      });
+      closers.push(endpoint.close);
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const { service, events } = make({ tokenEndpoint: endpoint.url, clientSecret: undefined, privateKey: rsa.privateKey });
+      const err = await rejection(service.getToken());
+      const text = visible(err, events);
+      expect(text).toContain('body=');
+      // The assertion's header is the same on every request: it must not be there, nor any part after it.
+      expect(text).not.toContain('eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9');
+    });
+
+    it('a secret cut in two by the description cap does not leak its first half', async () => {
+      const endpoint = await hostileEndpoint((_req, body, res) => {
+        const secret = new URLSearchParams(body).get('client_secret') ?? '';
+        // Copies of the secret, padded so that a cut at 4 × the cap would fall 30 characters into one.
+        const cut = 4 * CLIENT_CREDENTIALS_DEFAULTS.maxErrorDescriptionChars;
+        const pad = 'x'.repeat((((cut - 30) % secret.length) + secret.length) % secret.length);
+        const description = `${pad}${secret.repeat(Math.ceil(cut / secret.length) + 1)}`;
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'invalid_request', error_description: description }));
+      });
+      closers.push(endpoint.close);
+      const { service, events } = make({ tokenEndpoint: endpoint.url });
+      const err = await rejection(service.getToken());
+      const text = visible(err, events);
+      expect(text).toContain('***');
+      expect(text).not.toContain(CLIENT_SECRET.slice(0, 8));
+    });
+  });
+});
