@@ -120,4 +120,32 @@ describe('attack 13: client credentials', () => {
       expect(text).not.toContain(CLIENT_SECRET.slice(0, 8));
     });
   });
+
+  describe('hostile throttle headers', () => {
+    it.each([
+      ['a 503', { status: 503 }, CLIENT_CREDENTIALS_DEFAULTS.backoffMaxMs],
+      ['a 500', { status: 500 }, CLIENT_CREDENTIALS_DEFAULTS.backoffMaxMs],
+      ['an invalid_client', { status: 401, body: { error: 'invalid_client', error_description: 'wrong secret' } }, CLIENT_CREDENTIALS_DEFAULTS.clientErrorBackoffMs],
+    ])('%s carrying Auth0\'s routine x-ratelimit-reset (quota not exhausted) is not a 50-minute lockout', async (_name, fault, longest) => {
+      const { service } = make();
+      // Auth0 sends the reset on every answer; with requests remaining it says nothing about waiting.
+      const reset = String(Math.floor(clock.now() / 1000) + 3000);
+      issuer.queueTokenFaults({ ...fault, headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '99', 'x-ratelimit-reset': reset } });
+      await rejection(service.getToken());
+      const err = await rejection(service.getToken());
+      expect(err).toMatchObject({ code: 'ERR_TOKEN_ENDPOINT_THROTTLED' });
+      expect((err.retryAt as number) - clock.now()).toBeLessThanOrEqual(longest);
+      await clock.advance(longest);
+      expect(typeof (await service.getToken())).toBe('string');
+    });
+
+    it('a 429 with x-ratelimit-reset is still honoured (up to the cap)', async () => {
+      const { service } = make();
+      const reset = String(Math.floor(clock.now() / 1000) + 600);
+      issuer.queueTokenFaults({ status: 429, headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset } });
+      await rejection(service.getToken());
+      const err = await rejection(service.getToken());
+      expect((err.retryAt as number) - clock.now()).toBeGreaterThan(590_000);
+    });
+  });
 });
