@@ -148,4 +148,48 @@ describe('attack 13: client credentials', () => {
       expect((err.retryAt as number) - clock.now()).toBeGreaterThan(590_000);
     });
   });
+
+  describe("TestIssuer's private_key_jwt verification (what users test against) refuses what a real IdP refuses", () => {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    /** Posts a hand-built assertion; the outcome the endpoint recorded. */
+    const post = async (assertion: string): Promise<string> => {
+      const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'jwt-client', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion });
+      const res = await fetch(issuer.tokenEndpoint, { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      await res.text();
+      return issuer.tokenRequests.at(-1)?.outcome as string;
+    };
+    const claims = (over: Record<string, unknown> = {}) => {
+      const iat = Math.floor(clock.now() / 1000);
+      return { iss: 'jwt-client', sub: 'jwt-client', aud: issuer.tokenEndpoint, jti: `${Math.random()}`, iat, exp: iat + 60, ...over };
+    };
+
+    it('an assertion whose header names RS256 but which is an ECDSA (DER) signature by the EC key (alg confusion)', async () => {
+      const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      issuer.addClient({ clientId: 'jwt-client', publicKey: ec.publicKey });
+      const good = `${b64({ alg: 'ES256', typ: 'JWT' })}.${b64(claims())}`;
+      expect(await post(`${good}.${sign('sha256', Buffer.from(good), { key: ec.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`)).toBe('ok');
+      const input = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(claims())}`;
+      expect(await post(`${input}.${sign('sha256', Buffer.from(input), ec.privateKey).toString('base64url')}`)).toBe('invalid_client');
+    });
+
+    it('an assertion whose header names ES256 signed by a P-384 key', async () => {
+      const ec = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+      issuer.addClient({ clientId: 'jwt-client', publicKey: ec.publicKey });
+      const input = `${b64({ alg: 'ES256', typ: 'JWT' })}.${b64(claims())}`;
+      expect(await post(`${input}.${sign('sha256', Buffer.from(input), { key: ec.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`)).toBe('invalid_client');
+    });
+
+    it.each([
+      ['an exp ten years ahead and no iat', { iat: undefined, exp: Math.floor(Date.now() / 1000) + 10 * 365 * 86_400 }],
+      ['an iat an hour in the future', { iat: Math.floor(Date.now() / 1000) + 3600, exp: Math.floor(Date.now() / 1000) + 3660 }],
+      ['an nbf an hour in the future', { nbf: Math.floor(Date.now() / 1000) + 3600 }],
+      ['an exp that is not a number', { exp: `${Math.floor(Date.now() / 1000) + 60}` }],
+    ])('an assertion with %s', async (_name, over) => {
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      issuer.addClient({ clientId: 'jwt-client', publicKey: rsa.publicKey });
+      const body = claims(over);
+      const input = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(JSON.parse(JSON.stringify(body)))}`;
+      expect(await post(`${input}.${sign('sha256', Buffer.from(input), rsa.privateKey).toString('base64url')}`)).toBe('invalid_client');
+    });
+  });
 });
