@@ -505,6 +505,11 @@ export const CLIENT_CREDENTIALS_DEFAULTS = {
    */
   maxCacheEntries: 100,
   /**
+   * Most distinct audiences a metrics label takes (the rest are `other`): Prometheus keeps every
+   * series forever, so audiences chosen per call (one per tenant) must not each become one.
+   */
+  maxMetricAudiences: 100,
+  /**
    * Most entries `MemoryClientTokenStore` keeps (each until its token expires): room for several
    * services' pairs sharing one store; beyond it the oldest written goes, so memory stays bounded.
    */

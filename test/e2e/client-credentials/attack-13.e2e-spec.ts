@@ -5,6 +5,12 @@ import { FakeClock, TestIssuer } from '../../../lib/testing';
 import type { ClientCredentialsService } from '../../../lib/client-credentials/client-credentials.service';
 import type { ClientCredentialsEvent } from '../../../lib/client-credentials/client-credentials.events';
 import { CLIENT_CREDENTIALS_DEFAULTS } from '../../../lib/jwks-auth.constants';
+import { Registry } from 'prom-client';
+import { loadPromClient } from '../../../lib/metrics/metrics.dependencies';
+import { prometheusClientTokenMetrics } from '../../../lib/client-credentials/client-token.metrics';
+import { ClientCredentialsService as Service } from '../../../lib/client-credentials/client-credentials.service';
+import { resolveClientCredentialsOptions } from '../../../lib/client-credentials/client-credentials.options';
+import { withClientCredentials } from '../../../lib/client-credentials/token.fetch';
 import { API, CLIENT_ID, CLIENT_SECRET, rejection, serviceFor } from './fixtures';
 
 const MIN = 60_000;
@@ -191,5 +197,42 @@ describe('attack 13: client credentials', () => {
       const input = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(JSON.parse(JSON.stringify(body)))}`;
       expect(await post(`${input}.${sign('sha256', Buffer.from(input), rsa.privateKey).toString('base64url')}`)).toBe('invalid_client');
     });
+  });
+
+  describe('a downstream API that answers 401 to every call', () => {
+    it('costs at most two token requests per invalidate interval, sequential or concurrent', async () => {
+      const api = await hostileEndpoint((_req, _body, res) => {
+        res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' });
+        res.end();
+      });
+      closers.push(api.close);
+      const { service } = make();
+      const call = withClientCredentials(service);
+      const interval = CLIENT_CREDENTIALS_DEFAULTS.minInvalidateIntervalMs;
+      // Ten intervals: 50 concurrent calls, then 20 sequential ones, per interval.
+      for (let i = 0; i < 10; i++) {
+        const answers = await Promise.all(Array.from({ length: 50 }, () => call(api.url)));
+        expect(answers.every((r) => r.status === 401)).toBe(true);
+        for (let j = 0; j < 20; j++) expect((await call(api.url)).status).toBe(401);
+        await clock.advance(interval);
+      }
+      // The first token, then one per interval at most.
+      expect(issuer.tokenRequestCount).toBeLessThanOrEqual(11);
+      // Each call went out once, plus one retry per dropped token.
+      expect(api.count()).toBeLessThanOrEqual(10 * 70 + 11);
+    });
+  });
+
+  it('audiences chosen per call (one per tenant) cannot grow the metric series without bound', async () => {
+    const registry = new Registry();
+    const metrics = prometheusClientTokenMetrics(await loadPromClient(), registry);
+    const resolved = resolveClientCredentialsOptions({ tokenEndpoint: issuer.tokenEndpoint, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, maxCacheEntries: 10 });
+    const service = new Service(resolved.service, { clock, metrics });
+    services.push(service);
+    for (let i = 0; i < 400; i++) await service.getToken({ audience: `https://tenant-${i}.example.test/` });
+    expect(issuer.tokenRequestCount).toBe(400);
+    const series = (await registry.getMetricsAsJSON()).find((m) => m.name === 'jwks_auth_client_token_requests_total')!.values.length;
+    // A bounded number of audience labels and "other", not one series per audience ever seen.
+    expect(series).toBeLessThanOrEqual(CLIENT_CREDENTIALS_DEFAULTS.maxMetricAudiences + 1);
   });
 });
