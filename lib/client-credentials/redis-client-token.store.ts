@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { KeySetLog } from '../cache/key-set.source.js';
 import { JwksArgumentError, JwksStoreError } from '../errors/jwks.errors.js';
 import { REDIS_STORE_DEFAULTS } from '../jwks-auth.constants.js';
-import { LEASE_SCRIPT, RedisConnection, RELEASE_SCRIPT, type RedisTarget } from '../store/redis.connection.js';
+import { RedisConnection, RELEASE_SCRIPT, type RedisTarget } from '../store/redis.connection.js';
 import { checkClientTokenEntry, type ClientTokenEntryRefusal } from './client-token-entry.validator.js';
 import type { ClientTokenEntry, ClientTokenLease, ClientTokenStore } from './client-token.store.js';
 
@@ -32,6 +32,16 @@ if t == 'none' then return {''} end
 if t ~= 'string' then return {'wrong-type'} end
 if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then return {'too-large'} end
 return {'ok', redis.call('GET', KEYS[1])}`;
+/**
+ * `SET NX PX` the lease; a lease found without an expiry, or with one longer than any process of
+ * the fleet takes (the same formula gives each the same ttl), is given this caller's: a planted
+ * lease (no TTL, or a year) would otherwise leave every process waiting out its full wait on each
+ * refresh and then asking on its own.
+ */
+const LEASE_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl == -1 or pttl > tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
 /** Writes the entry with its expiry and announces it in one round trip: no reader hears of a write that is not there yet. */
 const WRITE_SCRIPT = `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return redis.call('PUBLISH', ARGV[3], ARGV[4])`;
