@@ -18,7 +18,7 @@ import type { ClientCredentialsEventListener } from './client-credentials.events
 import type { ResolvedClientCredentialsOptions } from './client-credentials.service.js';
 import { normaliseScope } from './client-credentials.service.js';
 import type { ClientTokenStore } from './client-token.store.js';
-import { redisTargetOption } from '../store/fleet.options.js';
+import { maskedUrl, redisTargetOption } from '../store/fleet.options.js';
 import type { RedisClientLike } from '../store/redis.connection.js';
 import { encryptionKeyBytes } from './encrypted-token.store.js';
 import { DEFAULT_TOKEN_POLICY } from './token.policy.js';
@@ -155,7 +155,8 @@ export function resolveClientCredentialsOptions(input: ClientCredentialsOptions)
   let fleet: ResolvedClientCredentialsModuleOptions['fleet'] = null;
   if (o.fleet !== undefined) {
     const shape = '{ redis: a redis:// URL, ioredis options or an ioredis client, keyPrefix? }';
-    if (!isPlainObject(o.fleet)) problems.push(`fleet must be ${shape}, got ${describeValue(o.fleet)}`);
+    // A URL string here (fleet: process.env.REDIS_URL) may hold Redis's password: shown masked.
+    if (!isPlainObject(o.fleet)) problems.push(`fleet must be ${shape}, got ${typeof o.fleet === 'string' ? maskedUrl(o.fleet) : describeValue(o.fleet)}`);
     else {
       unknownKeys(problems, 'fleet.', o.fleet, ['redis', 'keyPrefix']);
       if (o.store !== undefined) problems.push('store and fleet both say where tokens are kept: use one (fleet builds a Redis store)');
