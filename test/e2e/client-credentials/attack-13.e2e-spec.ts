@@ -235,4 +235,37 @@ describe('attack 13: client credentials', () => {
     // A bounded number of audience labels and "other", not one series per audience ever seen.
     expect(series).toBeLessThanOrEqual(CLIENT_CREDENTIALS_DEFAULTS.maxMetricAudiences + 1);
   });
+
+  it('a pair dropped from the cache while its request is under way does not live on as a background refresh', async () => {
+    // A proxy to the real endpoint that holds each request until released.
+    const held: Array<() => void> = [];
+    const proxy = await hostileEndpoint((req, body, res) => {
+      held.push(() => {
+        void fetch(issuer.tokenEndpoint, { method: 'POST', headers: { 'content-type': String(req.headers['content-type']) }, body }).then(async (r) => {
+          res.writeHead(r.status, { 'content-type': 'application/json' });
+          res.end(await r.text());
+        });
+      });
+    });
+    closers.push(proxy.close);
+    const { service } = make({ tokenEndpoint: proxy.url, maxCacheEntries: 1 });
+    const a = service.getToken({ audience: 'https://a.example.test/' });
+    while (held.length < 1) await new Promise((r) => setTimeout(r, 5));
+    // B pushes A out of the one-entry cache while A's request is under way.
+    const b = service.getToken({ audience: 'https://b.example.test/' });
+    while (held.length < 2) await new Promise((r) => setTimeout(r, 5));
+    for (const go of held.splice(0)) go();
+    await Promise.all([a, b]);
+    const forA = () => issuer.tokenRequests.filter((r) => r.audience === 'https://a.example.test/').length;
+    expect(forA()).toBe(1);
+    // Three token lifetimes: B is refreshed ahead (it is cached); A, dropped, must not be.
+    for (let i = 0; i < 12; i++) {
+      await clock.advance(20 * MIN);
+      for (const go of held.splice(0)) go();
+      await new Promise((r) => setTimeout(r, 30));
+      for (const go of held.splice(0)) go();
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(forA()).toBe(1);
+  });
 });
