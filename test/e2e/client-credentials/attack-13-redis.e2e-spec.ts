@@ -59,7 +59,6 @@ describe('attack 13: client-credentials fleet on a real redis-server', () => {
   it('Redis frozen (SIGSTOP) while the token request is under way: the caller still gets its token, promptly, with one request', async () => {
     let release: (() => void) | null = null;
     const slow: Server = createServer((req, res) => {
-      const target = new URL(req.url ?? '/', issuer.tokenEndpoint);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -68,7 +67,6 @@ describe('attack 13: client-credentials fleet on a real redis-server', () => {
             res.writeHead(r.status, { 'content-type': 'application/json' });
             res.end(await r.text());
           });
-          void target;
         };
       });
     });

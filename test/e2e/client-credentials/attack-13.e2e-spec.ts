@@ -11,7 +11,7 @@ import { prometheusClientTokenMetrics } from '../../../lib/client-credentials/cl
 import { ClientCredentialsService as Service } from '../../../lib/client-credentials/client-credentials.service';
 import { resolveClientCredentialsOptions } from '../../../lib/client-credentials/client-credentials.options';
 import { withClientCredentials } from '../../../lib/client-credentials/token.fetch';
-import { API, CLIENT_ID, CLIENT_SECRET, rejection, serviceFor } from './fixtures';
+import { CLIENT_ID, CLIENT_SECRET, rejection, serviceFor } from './fixtures';
 
 const MIN = 60_000;
 
