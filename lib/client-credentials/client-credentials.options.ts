@@ -136,6 +136,15 @@ export function resolveClientCredentialsOptions(input: ClientCredentialsOptions)
     if (algorithm === undefined) problems.push(`privateKey is a ${key.asymmetricKeyType} key; use an RSA, P-256/384/521 or Ed25519 key`);
     else if (!algorithmFits(algorithm, key)) problems.push(`signingAlgorithm ${algorithm} does not fit the ${key.asymmetricKeyType} privateKey`);
     else if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) problems.push('privateKey: an RSA key must have at least 2048 bits');
+    else {
+      // One signature now: a key the runtime cannot use with this algorithm (an RSA-PSS key bound to
+      // another hash) would otherwise fail every token request, 30 s apart, instead of startup.
+      try {
+        privateKeyJwtAuthenticator('startup-check', key, { algorithm }).parts('https://startup-check.invalid/', 0);
+      } catch {
+        problems.push(`privateKey cannot sign ${algorithm} (an RSA-PSS key restricted to another hash?); set signingAlgorithm to one the key allows`);
+      }
+    }
   }
   for (const name of ['privateKeyId', 'assertionAudience'] as const) {
     const v = o[name];

@@ -268,4 +268,23 @@ describe('attack 13: client credentials', () => {
     }
     expect(forA()).toBe(1);
   });
+
+  it('withClientCredentials: an API redirecting to another origin does not receive the token there', async () => {
+    const seen: Array<string | undefined> = [];
+    const elsewhere = await hostileEndpoint((req, _body, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(200);
+      res.end('ok');
+    });
+    closers.push(elsewhere.close);
+    const api = await hostileEndpoint((_req, _body, res) => {
+      res.writeHead(302, { location: elsewhere.url.replace('127.0.0.1', 'localhost') });
+      res.end();
+    });
+    closers.push(api.close);
+    const { service } = make();
+    const res = await withClientCredentials(service)(api.url);
+    expect(res.status).toBe(200);
+    expect(seen).toEqual([undefined]);
+  });
 });

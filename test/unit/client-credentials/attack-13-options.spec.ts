@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { resolveJwksOptions } from '../../../lib/options/options.validator';
 import { resolveClientCredentialsOptions, type ClientCredentialsOptions } from '../../../lib/client-credentials/client-credentials.options';
 
@@ -45,5 +46,25 @@ describe('attack 13: client-credentials option errors hold no secret', () => {
     }
     expect(text).toMatch(/fleet must be/);
     expect(text).not.toContain('hunter2-redis-pass');
+  });
+
+  it('an RSA-PSS key restricted to SHA-512 with its default PS256 is refused at startup, not at every token request', () => {
+    const pss = generateKeyPairSync('rsa-pss', { modulusLength: 2048, hashAlgorithm: 'sha512', mgf1HashAlgorithm: 'sha512', saltLength: 64 });
+    let resolved: ReturnType<typeof resolveClientCredentialsOptions> | null = null;
+    let refused = '';
+    try {
+      resolved = resolveClientCredentialsOptions({ tokenEndpoint: base.tokenEndpoint, clientId: 'm2m', privateKey: pss.privateKey });
+    } catch (err) {
+      refused = (err as Error).message;
+    }
+    if (resolved !== null) {
+      // Accepted: then it must be able to sign.
+      expect(() => resolved!.service.authenticator.parts(base.tokenEndpoint, Date.now())).not.toThrow();
+    } else {
+      expect(refused).toMatch(/privateKey|signingAlgorithm/);
+      expect(refused).not.toMatch(/BEGIN|PRIVATE KEY/);
+    }
+    // Asked for a hash the key refuses: refused at startup, naming the option, never the key.
+    expect(() => resolveClientCredentialsOptions({ tokenEndpoint: base.tokenEndpoint, clientId: 'm2m', privateKey: pss.privateKey, signingAlgorithm: 'PS256' })).toThrow(/cannot sign PS256/);
   });
 });
