@@ -49,7 +49,7 @@ describe('attack 13: client-credentials option errors hold no secret', () => {
   });
 
   it('an RSA-PSS key restricted to SHA-512 with its default PS256 is refused at startup, not at every token request', () => {
-    const pss = generateKeyPairSync('rsa-pss', { modulusLength: 2048, hashAlgorithm: 'sha512', mgf1HashAlgorithm: 'sha512', saltLength: 64 });
+    const pss = generateKeyPairSync('rsa-pss', { modulusLength: 2048, hashAlgorithm: 'sha512', mgf1HashAlgorithm: 'sha512' });
     let resolved: ReturnType<typeof resolveClientCredentialsOptions> | null = null;
     let refused = '';
     try {
