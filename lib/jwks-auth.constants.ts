@@ -488,6 +488,12 @@ export const CLIENT_CREDENTIALS_DEFAULTS = {
    * real 30-day token weekly costs nothing.
    */
   maxLifetimeMs: 7 * 24 * 60 * 60_000,
+  /**
+   * Shortest `expires_in` accepted: a token that lives less is spent (past `minRemainingMs`) about
+   * as soon as it arrives, and since a success sets no wait, every call would be a request; refused
+   * as an invalid response, so the backoff paces the endpoint. No IdP issues 10-s tokens on purpose.
+   */
+  minLifetimeMs: 10_000,
   /** Lifetime assumed when a response has no `expires_in` (RFC 6749 §5.1 only recommends it): short, so we ask again soon. */
   defaultLifetimeMs: 5 * 60_000,
   /** Most characters of an OAuth `error`/`error_description` kept for messages (printable ASCII only). */
@@ -498,6 +504,11 @@ export const CLIENT_CREDENTIALS_DEFAULTS = {
    * cannot grow memory (it is throttled by the endpoint soon anyway).
    */
   maxCacheEntries: 100,
+  /**
+   * Most distinct audiences a metrics label takes (the rest are `other`): Prometheus keeps every
+   * series forever, so audiences chosen per call (one per tenant) must not each become one.
+   */
+  maxMetricAudiences: 100,
   /**
    * Most entries `MemoryClientTokenStore` keeps (each until its token expires): room for several
    * services' pairs sharing one store; beyond it the oldest written goes, so memory stays bounded.

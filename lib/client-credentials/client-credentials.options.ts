@@ -18,7 +18,7 @@ import type { ClientCredentialsEventListener } from './client-credentials.events
 import type { ResolvedClientCredentialsOptions } from './client-credentials.service.js';
 import { normaliseScope } from './client-credentials.service.js';
 import type { ClientTokenStore } from './client-token.store.js';
-import { redisTargetOption } from '../store/fleet.options.js';
+import { maskedUrl, redisTargetOption } from '../store/fleet.options.js';
 import type { RedisClientLike } from '../store/redis.connection.js';
 import { encryptionKeyBytes } from './encrypted-token.store.js';
 import { DEFAULT_TOKEN_POLICY } from './token.policy.js';
@@ -136,6 +136,15 @@ export function resolveClientCredentialsOptions(input: ClientCredentialsOptions)
     if (algorithm === undefined) problems.push(`privateKey is a ${key.asymmetricKeyType} key; use an RSA, P-256/384/521 or Ed25519 key`);
     else if (!algorithmFits(algorithm, key)) problems.push(`signingAlgorithm ${algorithm} does not fit the ${key.asymmetricKeyType} privateKey`);
     else if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) problems.push('privateKey: an RSA key must have at least 2048 bits');
+    else {
+      // One signature now: a key the runtime cannot use with this algorithm (an RSA-PSS key bound to
+      // another hash) would otherwise fail every token request, 30 s apart, instead of startup.
+      try {
+        privateKeyJwtAuthenticator('startup-check', key, { algorithm }).parts('https://startup-check.invalid/', 0);
+      } catch {
+        problems.push(`privateKey cannot sign ${algorithm} (an RSA-PSS key restricted to another hash?); set signingAlgorithm to one the key allows`);
+      }
+    }
   }
   for (const name of ['privateKeyId', 'assertionAudience'] as const) {
     const v = o[name];
@@ -155,7 +164,8 @@ export function resolveClientCredentialsOptions(input: ClientCredentialsOptions)
   let fleet: ResolvedClientCredentialsModuleOptions['fleet'] = null;
   if (o.fleet !== undefined) {
     const shape = '{ redis: a redis:// URL, ioredis options or an ioredis client, keyPrefix? }';
-    if (!isPlainObject(o.fleet)) problems.push(`fleet must be ${shape}, got ${describeValue(o.fleet)}`);
+    // A URL string here (fleet: process.env.REDIS_URL) may hold Redis's password: shown masked.
+    if (!isPlainObject(o.fleet)) problems.push(`fleet must be ${shape}, got ${typeof o.fleet === 'string' ? maskedUrl(o.fleet) : describeValue(o.fleet)}`);
     else {
       unknownKeys(problems, 'fleet.', o.fleet, ['redis', 'keyPrefix']);
       if (o.store !== undefined) problems.push('store and fleet both say where tokens are kept: use one (fleet builds a Redis store)');

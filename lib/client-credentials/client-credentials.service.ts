@@ -70,6 +70,8 @@ interface Slot {
   nextTrigger: ClientTokenTrigger | null;
   /** The token (its `obtainedAt`) a `client-token-stale-served` event was last sent for. */
   staleReported: string | null;
+  /** Dropped from the cache (or the service closed): a request still under way ends, but nothing is scheduled for it again. */
+  dropped: boolean;
 }
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
@@ -273,6 +275,7 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
       lastInvalidatedAt: -Infinity,
       nextTrigger: null,
       staleReported: null,
+      dropped: false,
     };
     if (this.store.watch) {
       slot.unwatch = this.store.watch(storeKey, (entry) => {
@@ -286,6 +289,7 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
   }
 
   private dropSlot(slot: Slot): void {
+    slot.dropped = true;
     this.cancelTimer(slot);
     slot.unwatch?.();
     slot.unwatch = null;
@@ -449,13 +453,14 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
     this.cancelTimer(slot);
     const token = slot.entry.token;
     const now = this.clock.now();
-    if (this.closed || !stillUsable(token, now, this.options.policy)) return;
+    // A dropped slot's request may end after the drop: scheduling then would refresh a pair no caller holds, forever.
+    if (this.closed || slot.dropped || !stillUsable(token, now, this.options.policy)) return;
     let at = refreshAheadAt(token, this.options.policy);
     const gate = slot.entry.gate;
     if (gate !== null && gate.notBefore > at) at = gate.notBefore;
     slot.timer = this.clock.setTimeout(() => {
       slot.timer = null;
-      if (this.closed) return;
+      if (this.closed || slot.dropped) return;
       if (this.needed(slot, 'ahead')) void this.refresh(slot, 'ahead').then(() => this.schedule(slot));
       else this.schedule(slot);
     }, Math.max(0, at - now));

@@ -1,4 +1,5 @@
 import { JwksOptionsError } from '../errors/jwks.errors.js';
+import { CLIENT_CREDENTIALS_DEFAULTS } from '../jwks-auth.constants.js';
 import type { PromClientModule, PromMetric } from '../metrics/metrics.dependencies.js';
 import type { PromRegistryLike } from '../metrics/metrics.options.js';
 import type { ClientCredentialsEventListener } from './client-credentials.events.js';
@@ -20,7 +21,8 @@ type Child = ReturnType<PromMetric['labels']>;
 /**
  * The metrics on a prom-client registry: `jwks_auth_client_token_requests_total{audience,outcome}`,
  * `jwks_auth_client_token_cache_total{result}`, `jwks_auth_client_token_throttled_total{audience,source}`.
- * Labels are configured audiences and fixed words: the series count is bounded by the config.
+ * Labels are audiences and fixed words; audiences beyond the first `maxMetricAudiences` seen are
+ * labelled `other`, so callers that choose an audience per call (one per tenant) cannot grow the series without bound.
  * Two services on one registry share the metrics.
  */
 export function prometheusClientTokenMetrics(prom: PromClientModule, registry: PromRegistryLike): ClientTokenMetrics {
@@ -39,13 +41,22 @@ export function prometheusClientTokenMetrics(prom: PromClientModule, registry: P
   const throttled = metric('jwks_auth_client_token_throttled_total', 'Times the token endpoint may not be asked for a while, by audience and what said so (retry-after, x-ratelimit-reset, auth0-client-quota-limit, backoff, client-error)', ['audience', 'source']);
   // Per-call counters resolved once: a cached getToken costs one increment, no label hashing.
   const cacheChildren: Record<string, Child> = { hit: cache.labels('hit'), miss: cache.labels('miss'), stale: cache.labels('stale') };
+  const audiences = new Set<string>();
+  const audienceLabel = (audience: string): string => {
+    if (audiences.has(audience)) return audience;
+    if (audiences.size >= CLIENT_CREDENTIALS_DEFAULTS.maxMetricAudiences) return OTHER;
+    audiences.add(audience);
+    return audience;
+  };
   return {
     listener: (e) => {
-      if (e.type === 'client-token-requested') requests.labels(e.audience, e.outcome).inc();
-      else if (e.type === 'client-token-throttled') throttled.labels(e.audience, e.source).inc();
+      if (e.type === 'client-token-requested') requests.labels(audienceLabel(e.audience), e.outcome).inc();
+      else if (e.type === 'client-token-throttled') throttled.labels(audienceLabel(e.audience), e.source).inc();
     },
     cache: (result) => cacheChildren[result].inc(),
   };
 }
 
 const OURS = new WeakSet<object>();
+/** The audience label of every audience past the cap. */
+const OTHER = 'other';

@@ -56,13 +56,15 @@ export function privateKeyObject(input: PrivateKeyInput): KeyObject {
 const HASH: Record<AssertionAlgorithm, string | null> = {
   RS256: 'sha256', RS384: 'sha384', RS512: 'sha512', PS256: 'sha256', PS384: 'sha384', PS512: 'sha512', ES256: 'sha256', ES384: 'sha384', ES512: 'sha512', EdDSA: null,
 };
+const PSS_ALG: Record<string, AssertionAlgorithm | undefined> = { sha256: 'PS256', sha384: 'PS384', sha512: 'PS512' };
 const CURVE_ALG: Record<string, AssertionAlgorithm> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };
 
 /** The algorithm a key signs with when none is configured: RS256 for RSA, the curve's ES* for EC, EdDSA for Ed25519. */
 export function defaultAlgorithm(key: KeyObject): AssertionAlgorithm | undefined {
   const type = key.asymmetricKeyType;
   if (type === 'rsa') return 'RS256';
-  if (type === 'rsa-pss') return 'PS256';
+  // An RSA-PSS key may be restricted to one hash: its PS* then, or it could not sign at all.
+  if (type === 'rsa-pss') return PSS_ALG[key.asymmetricKeyDetails?.hashAlgorithm ?? 'sha256'];
   if (type === 'ec') return CURVE_ALG[key.asymmetricKeyDetails?.namedCurve ?? ''];
   if (type === 'ed25519') return 'EdDSA';
   return undefined;

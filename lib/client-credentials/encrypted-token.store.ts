@@ -1,8 +1,20 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { ClientTokenEntry, ClientTokenLease, ClientTokenStore } from './client-token.store.js';
 
-/** Prefix of an encrypted access token: the format's version, so a later one can be told apart. */
-const PREFIX = 'enc:v1:';
+/**
+ * Prefix of an encrypted access token: the format's version, so a later one can be told apart.
+ * v2 binds the token's times, type and scope too (v1 bound the key only); a v1 value reads as no token.
+ */
+const PREFIX = 'enc:v2:';
+
+/**
+ * The additional data a token is sealed with: its store key, and every member the service trusts
+ * beside it (when it was received, when it expires, its type and scope). Otherwise someone who can
+ * write to the store could put back an old ciphertext as if just received, or widen its claimed scope.
+ */
+function boundData(key: string, token: NonNullable<ClientTokenEntry['token']>): Buffer {
+  return Buffer.from(JSON.stringify([key, token.obtainedAt, token.expiresAt, token.tokenType, token.scope ?? null]));
+}
 
 /** Where the wrapper reports a value it could not decrypt (never the value). */
 export interface EncryptedStoreLog {
@@ -28,8 +40,9 @@ export function encryptionKeyBytes(key: string | Uint8Array): Buffer {
 
 /**
  * Wraps any `ClientTokenStore` so access tokens are kept encrypted (AES-256-GCM, a random 96-bit
- * IV per write, the store key as additional data so a value cannot be moved to another key). The
- * gate and expiry stay readable: they are not secret, and a fleet needs them. A value that does
+ * IV per write, the store key and the token's times, type and scope as additional data, so a value
+ * can be neither moved to another key nor replayed with other times). The gate and expiry stay
+ * readable: they are not secret, and a fleet needs them. A value that does
  * not decrypt (tampered, or written with another key) counts as no token: the service asks for a
  * new one. Lease and watch pass through.
  */
@@ -67,7 +80,7 @@ export class EncryptedClientTokenStore implements ClientTokenStore {
     if (entry.token === null) return entry;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    cipher.setAAD(Buffer.from(key));
+    cipher.setAAD(boundData(key, entry.token));
     const ct = Buffer.concat([cipher.update(entry.token.accessToken, 'utf8'), cipher.final()]);
     const sealed = `${PREFIX}${iv.toString('base64url')}.${ct.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
     return { ...entry, token: { ...entry.token, accessToken: sealed } };
@@ -82,12 +95,12 @@ export class EncryptedClientTokenStore implements ClientTokenStore {
       const [iv, ct, tag] = parts.map((p) => Buffer.from(p, 'base64url'));
       if (iv.byteLength !== 12 || tag.byteLength !== 16) throw new Error('bad lengths');
       const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
-      decipher.setAAD(Buffer.from(key));
+      decipher.setAAD(boundData(key, entry.token));
       decipher.setAuthTag(tag);
       const accessToken = Buffer.concat([decipher.update(ct), decipher.final()]).toString('utf8');
       return { ...entry, token: { ...entry.token, accessToken } };
     } catch {
-      this.log?.warn('client-credentials store: a stored token did not decrypt (tampered, or written with another encryptionKey); treated as absent');
+      this.log?.warn('client-credentials store: a stored token did not decrypt (tampered, written with another encryptionKey, or by an older version); treated as absent');
       return { ...entry, token: null };
     }
   }

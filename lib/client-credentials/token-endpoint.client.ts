@@ -48,6 +48,9 @@ export async function requestClientToken(request: TokenRequest): Promise<TokenRe
     return { ok: false, error: new TokenEndpointError(`client authentication (${authenticator.method}) could not be built; check privateKey and signingAlgorithm`, 'invalid-client'), headers: null };
   }
   const form = new URLSearchParams({ grant_type: 'client_credentials', ...(audience === undefined ? {} : { audience }), ...(scope === undefined ? {} : { scope }), ...auth.form });
+  // What this request carried to authenticate (the Basic header, the assertion), as sent: an endpoint that echoes the request must not put it in our messages.
+  const credentials = credentialTexts(auth);
+  const redact = credentials.length === 0 ? request.redact : (text: string) => scrub(request.redact(text), credentials);
   try {
     return await boundedRequest(
       {
@@ -60,7 +63,7 @@ export async function requestClientToken(request: TokenRequest): Promise<TokenRe
         maxResponseBytes: CLIENT_CREDENTIALS_DEFAULTS.maxResponseBytes,
         signal,
       },
-      (response) => readAnswer(response, request),
+      (response) => readAnswer(response, { ...request, redact }),
     );
   } catch (err) {
     if (err instanceof TokenEndpointError) return { ok: false, error: err, headers: null };
@@ -95,6 +98,30 @@ async function readAnswer(response: BoundedResponse, request: TokenRequest): Pro
   return { ok: false, error: new TokenEndpointError(`${LABEL} answered ${status}${redirect} (${received})`, 'status', status), headers };
 }
 
+/** Form members and headers that are not credentials: the rest of an authentication is. */
+const NOT_CREDENTIALS = new Set(['client_id', 'client_assertion_type']);
+
+/** Each credential value of one request as it may come back: as sent, URI- or form-encoded, and a Basic header's base64 on its own. */
+function credentialTexts(auth: ReturnType<ClientAuthenticator['parts']>): string[] {
+  const values: string[] = [];
+  for (const [name, value] of Object.entries(auth.form)) if (!NOT_CREDENTIALS.has(name)) values.push(value);
+  for (const value of Object.values(auth.headers)) {
+    values.push(value);
+    const space = value.indexOf(' ');
+    if (space > 0) values.push(value.slice(space + 1));
+  }
+  const all = new Set<string>();
+  for (const v of values) for (const form of [v, encodeURIComponent(v), new URLSearchParams({ v }).toString().slice(2)]) if (form.length >= 4) all.add(form);
+  // Longest first: a value inside another (the base64 in its header) must not break the longer one's match.
+  return [...all].sort((a, b) => b.length - a.length);
+}
+
+function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join('***');
+  return out;
+}
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -118,6 +145,8 @@ function tokenRecord(body: unknown, now: number, received: string): ClientTokenR
     const seconds = typeof expiresIn === 'number' ? expiresIn : typeof expiresIn === 'string' && /^\d{1,12}$/.test(expiresIn) ? Number(expiresIn) : NaN;
     if (!Number.isFinite(seconds) || seconds <= 0) return 'expires_in is not a positive number of seconds';
     lifetimeMs = Math.min(seconds * 1000, d.maxLifetimeMs);
+    // A token spent on arrival would make every call a request (a success sets no gate): refused, so the backoff applies.
+    if (lifetimeMs < d.minLifetimeMs) return `expires_in is under ${d.minLifetimeMs / 1000} s: the token would be spent before it could be used`;
   }
   if (scope !== undefined && (typeof scope !== 'string' || scope.length > d.maxScopeChars)) return 'scope is not a string of reasonable length';
   void received;
@@ -130,7 +159,8 @@ function oauthError(body: unknown, redact: (text: string) => string): { error: s
   const { error, error_description: description } = body as Record<string, unknown>;
   if (typeof error !== 'string' || error === '' || error.length > 64 || !OAUTH_ERROR.test(error)) return null;
   const cap = CLIENT_CREDENTIALS_DEFAULTS.maxErrorDescriptionChars;
-  let text = typeof description === 'string' ? redact(description.slice(0, 4 * cap)).replace(/[^\x20-\x7e]/g, '?') : '';
+  // Scrubbed whole, then cut: a cut first could split a secret so that its first part escapes the scrub.
+  let text = typeof description === 'string' ? redact(description).slice(0, 4 * cap).replace(/[^\x20-\x7e]/g, '?') : '';
   if (text.length > cap) text = `${text.slice(0, cap)}...`;
   return { error: redact(error), description: text };
 }

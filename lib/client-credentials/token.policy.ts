@@ -117,14 +117,16 @@ export interface TokenFailure {
 
 /**
  * The gate after a failed request: the server's own wait when it gave one (capped at
- * `maxRetryAfterMs`), else `clientErrorBackoffMs` for a refusal of our request (4xx but 429: a
+ * `maxRetryAfterMs`; `x-ratelimit-reset` counts only on a 429), else `clientErrorBackoffMs` for a refusal of our request (4xx but 429: a
  * retry cannot succeed soon), else exponential backoff with full jitter between `backoffBaseMs`
  * and `min(backoffMaxMs, backoffBaseMs × 2^attempts)`. `random` is in [0, 1).
  */
 export function gateAfterFailure(previous: ClientTokenGate | null, failure: TokenFailure, now: number, random: () => number, options: TokenPolicyOptions): ClientTokenGate {
   const attempts = (previous?.attempts ?? 0) + 1;
   const base = { attempts, lastError: failure.kind };
-  const server = failure.headers ? serverWait(failure.headers, now) : null;
+  // Auth0 sends `x-ratelimit-reset` on every answer (when its bucket is full again): it is a wait only on a 429.
+  const headers = failure.headers && failure.status !== 429 ? { ...failure.headers, rateLimitReset: null } : failure.headers;
+  const server = headers ? serverWait(headers, now) : null;
   if (server !== null) return { ...base, notBefore: Math.min(server.at, now + options.maxRetryAfterMs), source: server.source };
   const clientError = failure.kind === 'invalid-client' || failure.kind === 'oauth-error' || (failure.status !== undefined && failure.status >= 400 && failure.status < 500 && failure.status !== 429);
   if (clientError) return { ...base, notBefore: now + options.clientErrorBackoffMs, source: 'client-error' };

@@ -35,7 +35,7 @@ function isRedisClient(value: unknown): value is RedisClientLike {
 }
 
 /** A URL as shown in an error: everything up to its last `@` masked (a password may hold `/`, `#` or `?`). */
-function maskedUrl(value: string): string {
+export function maskedUrl(value: string): string {
   return describeValue(value.replace(/^([a-z]+:\/\/).*@/is, '$1***@'));
 }
 
@@ -50,7 +50,7 @@ function isOptionsLiteral(value: unknown): boolean {
 export function fleetOption(problems: string[], value: unknown, snapshotPath: string | null): ResolvedFleetOptions | null {
   if (value === undefined) return null;
   if (!isPlainObject(value)) {
-    problems.push(`fleet must be ${SHAPE}, got ${describeValue(value)}`);
+    problems.push(`fleet must be ${SHAPE}, got ${typeof value === 'string' ? maskedUrl(value) : describeValue(value)}`);
     return null;
   }
   unknownKeys(problems, 'fleet.', value, KNOWN);

@@ -25,11 +25,14 @@ export interface RedisClientLike {
 export type RedisTarget = string | Record<string, unknown> | RedisClientLike;
 
 /**
- * Takes a lease (SET NX PX). A lease key without an expiry (left by a hand-made SET, or planted)
- * would make every process wait for ever: it is given the ttl, so it lapses like any.
+ * Takes a lease (SET NX PX). A lease found without an expiry, or with one longer than this
+ * caller's (every process derives the ttl from the same formula), is given this caller's: a
+ * planted lease (no TTL, or a year) would otherwise leave every process waiting out its full wait
+ * on each refresh and then fetching on its own.
  */
 const LEASE_SCRIPT = `if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl == -1 or pttl > tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 /** Deletes the lease only while it still holds the holder's token: a lapsed and retaken lease stays its new holder's. */
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

@@ -99,6 +99,20 @@ export interface SignOptions {
 }
 
 const CURVES: Record<string, string> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' };
+/** Longest a client assertion may live (from now and from its iat), as IdPs bound it: five minutes. */
+const ASSERTION_MAX_LIFETIME_SEC = 300;
+/** Clock skew allowed for an assertion's iat and nbf. */
+const ASSERTION_SKEW_SEC = 60;
+const NAMED_CURVES: Record<string, string> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
+
+/** Whether a JWS alg is the registered key's: RS* on RSA, PS* on RSA or RSA-PSS, ES* on its own curve, EdDSA on Ed25519/Ed448. */
+function algorithmFitsKey(alg: string, key: KeyObject): boolean {
+  const type = key.asymmetricKeyType;
+  if (alg.startsWith('RS')) return type === 'rsa';
+  if (alg.startsWith('PS')) return type === 'rsa' || type === 'rsa-pss';
+  if (alg.startsWith('ES')) return type === 'ec' && key.asymmetricKeyDetails?.namedCurve === NAMED_CURVES[alg];
+  return alg === 'EdDSA' && (type === 'ed25519' || type === 'ed448');
+}
 
 function b64url(value: unknown): string {
   return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -540,7 +554,7 @@ export class TestIssuer {
     const parts = assertion.split('.');
     if (parts.length !== 3) return 'malformed assertion';
     let header: { alg?: string };
-    let claims: { iss?: unknown; sub?: unknown; aud?: unknown; exp?: unknown; iat?: unknown; jti?: unknown };
+    let claims: { iss?: unknown; sub?: unknown; aud?: unknown; exp?: unknown; iat?: unknown; nbf?: unknown; jti?: unknown };
     try {
       header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
       claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
@@ -554,6 +568,8 @@ export class TestIssuer {
     if (!client?.publicKey) return 'unknown client or no key registered';
     const spec = ALGORITHM_SPECS[header.alg ?? ''];
     if (!spec) return 'unsupported assertion alg';
+    // The header's alg must be the key's own: Node would check an ECDSA signature under "RS256" with an EC key (alg confusion).
+    if (!algorithmFitsKey(header.alg as string, client.publicKey)) return 'assertion alg does not fit the registered key';
     let valid = false;
     try {
       valid = verify(spec.hash, Buffer.from(`${parts[0]}.${parts[1]}`), { key: client.publicKey, ...spec.params }, Buffer.from(parts[2], 'base64url'));
@@ -565,7 +581,10 @@ export class TestIssuer {
     if (!audiences.some((a) => a === this.tokenEndpoint || a === this.issuer)) return 'assertion aud must be the token endpoint or the issuer';
     const nowSec = Math.floor(now / 1000);
     if (typeof claims.exp !== 'number' || claims.exp <= nowSec) return 'assertion expired';
-    if (typeof claims.iat === 'number' && claims.exp - claims.iat > 300) return 'assertion lives too long';
+    // RFC 7523 §3: short-lived. Bounded from now, not only from iat (which is optional and the client's to choose).
+    if (claims.exp - nowSec > ASSERTION_MAX_LIFETIME_SEC || (typeof claims.iat === 'number' && claims.exp - claims.iat > ASSERTION_MAX_LIFETIME_SEC)) return 'assertion lives too long';
+    if (claims.iat !== undefined && (typeof claims.iat !== 'number' || claims.iat > nowSec + ASSERTION_SKEW_SEC)) return 'assertion iat is in the future';
+    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > nowSec + ASSERTION_SKEW_SEC)) return 'assertion not yet valid (nbf)';
     if (typeof claims.jti !== 'string' || claims.jti === '') return 'assertion has no jti';
     if (this.seenJtis.has(claims.jti)) return 'assertion jti replayed';
     this.seenJtis.add(claims.jti);

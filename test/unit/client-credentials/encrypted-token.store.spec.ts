@@ -14,7 +14,7 @@ describe('EncryptedClientTokenStore', () => {
     await store.write('k', entry, 60_000);
     const raw = await inner.read('k');
     expect(JSON.stringify(raw)).not.toContain('the-access-token');
-    expect(raw?.token?.accessToken).toMatch(/^enc:v1:/);
+    expect(raw?.token?.accessToken).toMatch(/^enc:v2:/);
     expect(raw?.gate).toEqual(entry.gate);
     expect(await store.read('k')).toEqual(entry);
   });
