@@ -60,7 +60,8 @@ export function attachClientCredentials(target: AxiosTarget, service: ClientCred
   const axios: AxiosInstance = 'axiosRef' in target ? target.axiosRef : target;
   const requestId = axios.interceptors.request.use(async (config: MarkedConfig): Promise<MarkedConfig> => {
     const accessToken = await service.getToken(token);
-    config[SENT_TOKEN] = accessToken;
+    // Not enumerable: an app that logs the config (or an error holding it) does not print the token.
+    Object.defineProperty(config, SENT_TOKEN, { value: accessToken, enumerable: false, configurable: true, writable: true });
     const value = `Bearer ${accessToken}`;
     if (typeof config.headers?.set === 'function') config.headers.set('Authorization', value);
     else (config as { headers: Record<string, string> }).headers = { ...(config.headers as Record<string, string>), Authorization: value };
@@ -81,6 +82,7 @@ export function attachClientCredentials(target: AxiosTarget, service: ClientCred
         const again = retry(error.config as MarkedConfig | undefined);
         if (again !== null) return again;
       }
+      redact(error);
       return Promise.reject(error);
     },
   );
@@ -88,4 +90,23 @@ export function attachClientCredentials(target: AxiosTarget, service: ClientCred
     axios.interceptors.request.eject(requestId);
     axios.interceptors.response.eject(responseId);
   };
+}
+
+/**
+ * An error the app gets from a request this interceptor decorated is often logged whole: its
+ * config's Authorization header is replaced, and the Node request objects (whose raw header text
+ * holds the token) are kept but made non-enumerable, so neither `util.inspect` nor a logger's
+ * serialiser prints them. The error is otherwise the caller's as axios made it.
+ */
+function redact(error: AxiosError): void {
+  const config = error?.config as MarkedConfig | undefined;
+  if (config === undefined || config[SENT_TOKEN] === undefined) return;
+  const headers = config.headers as { set?: (name: string, value: string) => unknown } & Record<string, unknown>;
+  if (typeof headers?.set === 'function') headers.set('Authorization', 'Bearer [redacted]');
+  else if (headers !== undefined && headers !== null) headers.Authorization = 'Bearer [redacted]';
+  for (const holder of [error as unknown as Record<string, unknown>, error.response as unknown as Record<string, unknown> | undefined]) {
+    if (holder !== undefined && holder !== null && 'request' in holder) {
+      Object.defineProperty(holder, 'request', { value: holder.request, enumerable: false, configurable: true, writable: true });
+    }
+  }
 }

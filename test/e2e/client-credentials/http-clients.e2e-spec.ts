@@ -4,6 +4,7 @@ import { Controller, Get, Injectable, Module, type INestApplication, type OnModu
 import { HttpModule, HttpService } from '@nestjs/axios';
 import { Test } from '@nestjs/testing';
 import axios from 'axios';
+import { inspect } from 'node:util';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 import { ClientCredentialsModule, ClientCredentialsService, attachClientCredentials, withClientCredentials } from '../../../lib';
@@ -111,6 +112,14 @@ describe('calling an API with client-credentials tokens', () => {
       const err = await client.get(api.url).catch((e: { response?: { status: number } }) => e);
       expect((err as { response?: { status: number } }).response?.status).toBe(401);
       expect(api.seen).toHaveLength(4);
+      // The error the app gets (and may well log whole) holds no token: not in its config's
+      // headers, not in the request it made, not in its JSON. (This test API echoes the header it
+      // got in its body: what an API answers is its own business, so the body is left out.)
+      (err as { response: { data: unknown } }).response.data = '(the API body)';
+      const shown = `${inspect(err, { depth: 8, showHidden: false })}\n${JSON.stringify(err)}`;
+      for (const issued of issuer.issuedTokens) expect(shown).not.toContain(issued);
+      expect(shown).toContain('Bearer [redacted]');
+      expect((err as { response?: { request?: unknown } }).response?.request).toBeDefined();
       expect(issuer.tokenRequestCount).toBe(3);
       detach();
       await client.get(api.url).catch(() => undefined);
