@@ -115,7 +115,7 @@ describe('calling an API with client-credentials tokens', () => {
       // The error the app gets (and may well log whole) holds no token: not in its config's
       // headers, not in the request it made, not in its JSON. (This test API echoes the header it
       // got in its body: what an API answers is its own business, so the body is left out.)
-      (err as { response: { data: unknown } }).response.data = '(the API body)';
+      (err as unknown as { response: { data: unknown } }).response.data = '(the API body)';
       const shown = `${inspect(err, { depth: 8, showHidden: false })}\n${JSON.stringify(err)}`;
       for (const issued of issuer.issuedTokens) expect(shown).not.toContain(issued);
       expect(shown).toContain('Bearer [redacted]');
