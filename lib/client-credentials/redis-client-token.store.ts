@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { KeySetLog } from '../cache/key-set.source.js';
 import { JwksArgumentError, JwksStoreError } from '../errors/jwks.errors.js';
-import { REDIS_STORE_DEFAULTS } from '../jwks-auth.constants.js';
 import { RedisConnection, type RedisTarget } from '../store/redis.connection.js';
 import { checkClientTokenEntry, type ClientTokenEntryRefusal } from './client-token-entry.validator.js';
 import type { ClientTokenEntry, ClientTokenLease, ClientTokenStore } from './client-token.store.js';
@@ -50,7 +49,6 @@ type Refusal = ClientTokenEntryRefusal | 'too-large' | 'not-json' | 'foreign' | 
  * (`RedisConnection`).
  */
 export class RedisClientTokenStore implements ClientTokenStore {
-  private readonly prefix: string;
   private readonly now: () => number;
   private readonly instance = randomBytes(8).toString('hex');
   private readonly watchers = new Map<string, { key: string; handlers: Set<(entry: ClientTokenEntry) => void> }>();
@@ -58,13 +56,10 @@ export class RedisClientTokenStore implements ClientTokenStore {
   private closed = false;
 
   constructor(options: RedisClientTokenStoreOptions) {
-    const prefix = options.keyPrefix ?? REDIS_STORE_DEFAULTS.keyPrefix;
-    if (typeof prefix !== 'string' || prefix.length > 100) throw new JwksArgumentError('RedisClientTokenStore: keyPrefix must be a string of at most 100 characters');
-    if (options.redis === undefined || options.redis === null) throw new JwksArgumentError('RedisClientTokenStore: redis (a URL, ioredis options or an ioredis client) is required');
-    this.prefix = prefix;
     this.now = options.now ?? Date.now;
     this.conn = new RedisConnection({
       redis: options.redis,
+      keyPrefix: options.keyPrefix,
       name: 'RedisClientTokenStore',
       logLabel: 'Client-credentials Redis store',
       withoutRedis: "this process keeps and requests its own tokens, without the fleet, until Redis answers: check the client-credentials module's fleet.redis if this lasts",
@@ -80,7 +75,7 @@ export class RedisClientTokenStore implements ClientTokenStore {
 
   private keys(key: string): { entry: string; lease: string; channel: string } {
     if (typeof key !== 'string' || !KEY.test(key)) throw new JwksArgumentError('RedisClientTokenStore: a key must be 1 to 200 letters, digits, colons, dashes or underscores');
-    const base = `${this.prefix}${key}`;
+    const base = `${this.conn.prefix}${key}`;
     return { entry: `${base}:token`, lease: `${base}:lease`, channel: `${base}:changed` };
   }
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { KeySetState } from '../cache/key-set.state.js';
 import type { KeySetLog } from '../cache/key-set.source.js';
-import { JwksArgumentError, JwksStoreError } from '../errors/jwks.errors.js';
+import { JwksStoreError } from '../errors/jwks.errors.js';
 import { JWKS_DEFAULTS, REDIS_STORE_DEFAULTS } from '../jwks-auth.constants.js';
 import { checkKeySetState, type KeySetStateRefusal } from './key-set-state.validator.js';
 import type { FleetKeySetStore, KeySetId, KeySetLease } from './key-set.store.js';
@@ -112,7 +112,6 @@ interface Watcher {
  * `fleet: { redis }` builds one; `fleet: { store }` takes any other store with the same port.
  */
 export class RedisKeySetStore implements FleetKeySetStore {
-  private readonly prefix: string;
   private readonly maxKeys: number;
   /** Tells this store's own notices apart from other processes'. */
   private readonly instance = randomBytes(8).toString('hex');
@@ -123,13 +122,10 @@ export class RedisKeySetStore implements FleetKeySetStore {
   private readonly conn: RedisConnection;
 
   constructor(options: RedisKeySetStoreOptions) {
-    const prefix = options.keyPrefix ?? REDIS_STORE_DEFAULTS.keyPrefix;
-    if (typeof prefix !== 'string' || prefix.length > 100) throw new JwksArgumentError('RedisKeySetStore: keyPrefix must be a string of at most 100 characters');
-    if (options.redis === undefined || options.redis === null) throw new JwksArgumentError('RedisKeySetStore: redis (a URL, ioredis options or an ioredis client) is required');
-    this.prefix = prefix;
     this.maxKeys = options.maxKeys ?? JWKS_DEFAULTS.maxKeys;
     this.conn = new RedisConnection({
       redis: options.redis,
+      keyPrefix: options.keyPrefix,
       name: 'RedisKeySetStore',
       logLabel: 'JWKS Redis store',
       withoutRedis: 'this process verifies from its own memory, without the fleet (fleet: degraded), until Redis answers: check fleet.redis if this lasts',
@@ -151,7 +147,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
    */
   keysOf(id: KeySetId): RedisKeySetKeys {
     const digest = createHash('sha256').update(`${id.issuer}\n${id.jwksUri ?? ''}`).digest('hex').slice(0, 32);
-    const base = `${this.prefix}${readableHost(id.issuer)}:${digest}`;
+    const base = `${this.conn.prefix}${readableHost(id.issuer)}:${digest}`;
     return { state: `${base}:state`, lease: `${base}:lease`, channel: `${base}:changed` };
   }
 

@@ -69,6 +69,8 @@ export function isRedisClient(v: unknown): v is RedisClientLike {
 /** What a store tells its connection: its name in errors and logs, and what to do with pub/sub. */
 export interface RedisConnectionOptions {
   redis: RedisTarget;
+  /** Prefix of the store's keys and channels; default `REDIS_STORE_DEFAULTS.keyPrefix`. */
+  keyPrefix?: string;
   /** In error messages: `RedisKeySetStore`. */
   name: string;
   /** At the start of log lines: `JWKS Redis store`. */
@@ -113,7 +115,14 @@ export class RedisConnection {
   /** Where Redis is, as logs show it: host and port, never credentials. */
   readonly target: string;
 
+  /** Prefix of every key and channel of the store. */
+  readonly prefix: string;
+
   constructor(private readonly options: RedisConnectionOptions) {
+    const prefix = options.keyPrefix ?? REDIS_STORE_DEFAULTS.keyPrefix;
+    if (typeof prefix !== 'string' || prefix.length > 100) throw new JwksArgumentError(`${options.name}: keyPrefix must be a string of at most 100 characters`);
+    if (options.redis === undefined || options.redis === null) throw new JwksArgumentError(`${options.name}: redis (a URL, ioredis options or an ioredis client) is required`);
+    this.prefix = prefix;
     this.log = options.log ?? new Logger('JwksAuth');
     this.ownsClient = !isRedisClient(options.redis);
     this.target = describeRedisTarget(options.redis);
