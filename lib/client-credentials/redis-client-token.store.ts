@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { KeySetLog } from '../cache/key-set.source.js';
 import { JwksArgumentError, JwksStoreError } from '../errors/jwks.errors.js';
 import { RedisConnection, type RedisTarget } from '../store/redis.connection.js';
@@ -50,7 +49,6 @@ type Refusal = ClientTokenEntryRefusal | 'too-large' | 'not-json' | 'foreign' | 
  */
 export class RedisClientTokenStore implements ClientTokenStore {
   private readonly now: () => number;
-  private readonly instance = randomBytes(8).toString('hex');
   private readonly watchers = new Map<string, { key: string; handlers: Set<(entry: ClientTokenEntry) => void> }>();
   private readonly conn: RedisConnection;
   private closed = false;
@@ -65,7 +63,7 @@ export class RedisClientTokenStore implements ClientTokenStore {
       withoutRedis: "this process keeps and requests its own tokens, without the fleet, until Redis answers: check the client-credentials module's fleet.redis if this lasts",
       afterFailure: 'the token cache carries on from memory',
       log: options.log,
-      onMessage: (channel, message) => this.onMessage(channel, message),
+      onNotice: (channel) => this.onNotice(channel),
       channels: () => [...this.watchers.keys()],
       onResubscribed: () => {
         for (const w of this.watchers.values()) void this.deliver(w.key);
@@ -104,7 +102,7 @@ export class RedisClientTokenStore implements ClientTokenStore {
     const text = JSON.stringify({ format: FORMAT, version: FORMAT_VERSION, key, entry });
     if (Buffer.byteLength(text) > MAX_ENTRY_BYTES) throw new JwksStoreError('too-large', 'RedisClientTokenStore: the entry is larger than the store keeps');
     try {
-      await this.conn.run((c) => c.call('EVAL', WRITE_SCRIPT, 1, keys.entry, text, ttl, keys.channel, JSON.stringify({ from: this.instance })));
+      await this.conn.run((c) => c.call('EVAL', WRITE_SCRIPT, 1, keys.entry, text, ttl, keys.channel, this.conn.notice()));
     } catch (err) {
       this.conn.trouble('write', err);
       throw err;
@@ -174,17 +172,9 @@ export class RedisClientTokenStore implements ClientTokenStore {
   }
 
   /** A notice from another process: the key is read back and handed to the watchers. */
-  private onMessage(channel: string, message: string): void {
+  private onNotice(channel: string): void {
     const w = this.watchers.get(channel);
-    if (w === undefined) return;
-    let from: unknown;
-    try {
-      from = (JSON.parse(message) as { from?: unknown })?.from;
-    } catch {
-      // Only a hint to read the key: an unparsable notice still triggers the read.
-    }
-    if (from === this.instance) return;
-    void this.deliver(w.key);
+    if (w !== undefined) void this.deliver(w.key);
   }
 
   private async deliver(key: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { KeySetState } from '../cache/key-set.state.js';
 import type { KeySetLog } from '../cache/key-set.source.js';
 import { JwksStoreError } from '../errors/jwks.errors.js';
@@ -113,11 +113,8 @@ interface Watcher {
  */
 export class RedisKeySetStore implements FleetKeySetStore {
   private readonly maxKeys: number;
-  /** Tells this store's own notices apart from other processes'. */
-  private readonly instance = randomBytes(8).toString('hex');
   private readonly watchers = new Map<string, Set<Watcher>>();
   private closed = false;
-  private saveSeq = 0;
   private subscribing: Promise<void> = Promise.resolve();
   private readonly conn: RedisConnection;
 
@@ -131,7 +128,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
       withoutRedis: 'this process verifies from its own memory, without the fleet (fleet: degraded), until Redis answers: check fleet.redis if this lasts',
       afterFailure: 'the key set carries on from memory',
       log: options.log,
-      onMessage: (channel, message) => this.onMessage(channel, message),
+      onNotice: (channel) => this.onNotice(channel),
       channels: () => [...this.watchers.keys()],
       // After a reconnect, messages may have been missed: the keys are the truth, so each is read again.
       onResubscribed: () => {
@@ -165,7 +162,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
     const keys = this.keysOf(id);
     const text = this.encode(id, state);
     try {
-      await this.conn.run((c) => c.call('EVAL', SAVE_SCRIPT, 1, keys.state, text, keys.channel, this.notice()));
+      await this.conn.run((c) => c.call('EVAL', SAVE_SCRIPT, 1, keys.state, text, keys.channel, this.conn.notice()));
     } catch (err) {
       this.conn.trouble('save', err);
       throw err;
@@ -188,7 +185,7 @@ export class RedisKeySetStore implements FleetKeySetStore {
         if (next === null) return read.state;
         const text = this.encode(id, next);
         if (text === read.text) return next;
-        const written = await this.conn.run((c) => c.call('EVAL', COMPARE_AND_SAVE_SCRIPT, 1, keys.state, read.seen, text, keys.channel, this.notice(), REDIS_STORE_DEFAULTS.maxStateBytes));
+        const written = await this.conn.run((c) => c.call('EVAL', COMPARE_AND_SAVE_SCRIPT, 1, keys.state, read.seen, text, keys.channel, this.conn.notice(), REDIS_STORE_DEFAULTS.maxStateBytes));
         if (Number(written) === 1) {
           this.holds(keys.channel, text);
           return next;
@@ -210,11 +207,6 @@ export class RedisKeySetStore implements FleetKeySetStore {
     const text = JSON.stringify({ format: FORMAT, version: FORMAT_VERSION, issuer: id.issuer, jwksUri: id.jwksUri, state });
     if (Buffer.byteLength(text) > REDIS_STORE_DEFAULTS.maxStateBytes) throw new JwksStoreError('too-large', 'RedisKeySetStore: the key-set state is larger than the store keeps');
     return text;
-  }
-
-  /** The change notice: who wrote, never what (watchers read the key back). */
-  private notice(): string {
-    return JSON.stringify({ from: this.instance, seq: ++this.saveSeq });
   }
 
   /** This process holds what it wrote: the value is not pushed back to it. */
@@ -327,18 +319,9 @@ export class RedisKeySetStore implements FleetKeySetStore {
     return null;
   }
 
-  /** A notice on a watched channel: from another process, so the key is read back and pushed if it changed. */
-  private onMessage(channel: string, message: string): void {
-    const set = this.watchers.get(channel);
-    if (set === undefined) return;
-    let from: unknown;
-    try {
-      from = (JSON.parse(message) as { from?: unknown })?.from;
-    } catch {
-      // A notice is only a hint to read the key; one we cannot parse still triggers the read.
-    }
-    if (from === this.instance) return;
-    for (const w of set) void this.deliver(w);
+  /** A notice from another process on a watched channel: the key is read back and pushed if it changed. */
+  private onNotice(channel: string): void {
+    for (const w of this.watchers.get(channel) ?? []) void this.deliver(w);
   }
 
   /**

@@ -80,8 +80,11 @@ export interface RedisConnectionOptions {
   /** What the store does after another failed call, ending its line. */
   afterFailure: string;
   log?: KeySetLog;
-  /** A message on a subscribed channel. */
-  onMessage(channel: string, message: string): void;
+  /**
+   * A change notice on a subscribed channel from another process (this process's own notices are
+   * left out): the store reads the key back. A notice carries who wrote, never what.
+   */
+  onNotice(channel: string): void;
   /** The channels to (re)subscribe whenever the subscriber connects. */
   channels(): string[];
   /** The subscriber reconnected: messages may have been missed, so the store reads its keys again. */
@@ -117,6 +120,9 @@ export class RedisConnection {
 
   /** Prefix of every key and channel of the store. */
   readonly prefix: string;
+  /** Tells this store's own change notices apart from other processes'. */
+  private readonly instance = randomBytes(8).toString('hex');
+  private noticeSeq = 0;
 
   constructor(private readonly options: RedisConnectionOptions) {
     const prefix = options.keyPrefix ?? REDIS_STORE_DEFAULTS.keyPrefix;
@@ -177,6 +183,23 @@ export class RedisConnection {
         }
       },
     };
+  }
+
+  /** The change notice a write publishes: who wrote (and a sequence number), never what. */
+  notice(): string {
+    return JSON.stringify({ from: this.instance, seq: ++this.noticeSeq });
+  }
+
+  /** A notice from another process reaches the store; this process's own do not. */
+  private onMessage(channel: string, message: string): void {
+    let from: unknown;
+    try {
+      from = (JSON.parse(message) as { from?: unknown })?.from;
+    } catch {
+      // A notice is only a hint to read the key; one we cannot parse still triggers the read.
+    }
+    if (from === this.instance) return;
+    this.options.onNotice(channel);
   }
 
   /** Closes the connections this store opened (a client passed in stays open). */
@@ -244,7 +267,7 @@ export class RedisConnection {
       const s = (c as { isCluster?: boolean }).isCluster === true ? c.duplicate() : c.duplicate({ autoResubscribe: false });
       let readyBefore = false;
       s.on('error', (err: unknown) => this.trouble('subscriber', err));
-      s.on('message', (channel: string, message: string) => this.options.onMessage(channel, message));
+      s.on('message', (channel: string, message: string) => this.onMessage(channel, message));
       s.on('ready', () => {
         this.reachable();
         const channels = this.options.channels();
