@@ -3,7 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { systemClock } from '../cache/clock.js';
 import { JwksAuthEvents } from '../events/event.stream.js';
 import type { JwksAuthEvent } from '../events/jwks-auth.events.js';
-import { loadPromClient } from '../metrics/metrics.dependencies.js';
+import { loadOtelApi, loadPromClient } from '../metrics/metrics.dependencies.js';
 import type { PromRegistryLike } from '../metrics/metrics.options.js';
 import { clientCredentialsLogListener, type ClientCredentialsEventListener } from './client-credentials.events.js';
 import {
@@ -14,7 +14,7 @@ import {
 } from './client-credentials.module-definition.js';
 import { resolveClientCredentialsOptions, type ClientCredentialsOptions } from './client-credentials.options.js';
 import { ClientCredentialsService } from './client-credentials.service.js';
-import { prometheusClientTokenMetrics } from './client-token.metrics.js';
+import { combinedClientTokenMetrics, otelClientTokenMetrics, prometheusClientTokenMetrics, type ClientTokenMetrics } from './client-token.metrics.js';
 import { MemoryClientTokenStore, type ClientTokenStore } from './client-token.store.js';
 import { RedisClientTokenStore } from './redis-client-token.store.js';
 import { isRedisClient, loadIoredis } from '../store/redis.connection.js';
@@ -42,12 +42,14 @@ async function createService(raw: ClientCredentialsOptions, moduleRef: ModuleRef
   } catch {
     // No JwksAuthModule in this app: the service's own listeners only.
   }
-  let metrics = null;
-  if (resolved.metrics !== null) {
+  const sinks: ClientTokenMetrics[] = [];
+  if (resolved.metrics?.prometheus) {
     const prom = await loadPromClient();
-    const registry = resolved.metrics === 'default' ? (prom.register as PromRegistryLike) : resolved.metrics;
-    metrics = prometheusClientTokenMetrics(prom, registry);
+    const registry = resolved.metrics.prometheus === 'default' ? (prom.register as PromRegistryLike) : resolved.metrics.prometheus;
+    sinks.push(prometheusClientTokenMetrics(prom, registry));
   }
+  if (resolved.metrics?.otel) sinks.push(otelClientTokenMetrics(await loadOtelApi()));
+  const metrics = combinedClientTokenMetrics(sinks);
   const service = new ClientCredentialsService(resolved.service, { clock, store, listeners, metrics });
   // The Redis connections this module opened close with the app (a client passed in stays open).
   if (resolved.fleet !== null) service.onShutdown(() => store.close?.());

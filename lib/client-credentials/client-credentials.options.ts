@@ -2,7 +2,7 @@ import { KeyObject } from 'node:crypto';
 import type { Clock } from '../cache/clock.js';
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import { CLIENT_CREDENTIALS_DEFAULTS, LOOPBACK_HOSTS } from '../jwks-auth.constants.js';
-import type { PromRegistryLike } from '../metrics/metrics.options.js';
+import { metricsOption, type JwksMetricsOptions, type ResolvedMetricsOptions } from '../metrics/metrics.options.js';
 import { describeValue, isPlainObject, unknownKeys } from '../options/option.checks.js';
 import {
   algorithmFits,
@@ -64,8 +64,8 @@ export interface ClientCredentialsOptions {
   encryptionKey?: string | Uint8Array;
   /** Extra event listeners (each request, throttle, stale token served). */
   listeners?: ClientCredentialsEventListener[];
-  /** Prometheus metrics on prom-client's default registry (`true`) or the one given. */
-  metrics?: boolean | { registry: PromRegistryLike };
+  /** Metrics, as the JWKS module's `metrics`: `true` (prom-client's default registry), `{ registry }`, `{ otel: true }` or both. */
+  metrics?: JwksMetricsOptions;
   /** The clock (a `FakeClock` in tests). */
   clock?: Clock;
   /** Log lines through Nest's Logger (default true). */
@@ -87,7 +87,8 @@ export interface ResolvedClientCredentialsModuleOptions {
   fleet: { redis: string | Record<string, unknown> | RedisClientLike; keyPrefix: string } | null;
   encryptionKey?: string | Uint8Array;
   listeners: ClientCredentialsEventListener[];
-  metrics: null | 'default' | PromRegistryLike;
+  /** Where the metrics go (prom-client and/or OpenTelemetry); null without `metrics`. */
+  metrics: ResolvedMetricsOptions | null;
   clock?: Clock;
   logging: boolean;
 }
@@ -180,10 +181,7 @@ export function resolveClientCredentialsOptions(input: ClientCredentialsOptions)
     }
   }
   if (o.listeners !== undefined && (!Array.isArray(o.listeners) || !o.listeners.every((l) => typeof l === 'function'))) problems.push('listeners must be an array of functions');
-  let metrics: ResolvedClientCredentialsModuleOptions['metrics'] = null;
-  if (o.metrics === true) metrics = 'default';
-  else if (isPlainObject(o.metrics) && typeof (o.metrics.registry as PromRegistryLike | undefined)?.getSingleMetric === 'function') metrics = o.metrics.registry as PromRegistryLike;
-  else if (o.metrics !== undefined && o.metrics !== false) problems.push('metrics must be true, false or { registry } (a prom-client registry)');
+  const metrics = metricsOption(problems, o.metrics);
   if (o.logging !== undefined && typeof o.logging !== 'boolean') problems.push(`logging must be a boolean, got ${describeValue(o.logging)}`);
   if (o.clock !== undefined && (typeof o.clock?.now !== 'function' || typeof o.clock?.setTimeout !== 'function')) problems.push('clock must be a Clock (now, setTimeout, clearTimeout)');
 

@@ -1,6 +1,7 @@
 import { JwksOptionsError } from '../errors/jwks.errors.js';
 import { CLIENT_CREDENTIALS_DEFAULTS } from '../jwks-auth.constants.js';
-import type { PromClientModule, PromMetric } from '../metrics/metrics.dependencies.js';
+import type { OtelApiModule, OtelAttributes, PromClientModule, PromMetric } from '../metrics/metrics.dependencies.js';
+import { METRICS_DEFAULTS } from '../jwks-auth.constants.js';
 import type { PromRegistryLike } from '../metrics/metrics.options.js';
 import type { ClientCredentialsEventListener } from './client-credentials.events.js';
 
@@ -41,19 +42,61 @@ export function prometheusClientTokenMetrics(prom: PromClientModule, registry: P
   const throttled = metric('jwks_auth_client_token_throttled_total', 'Times the token endpoint may not be asked for a while, by audience and what said so (retry-after, x-ratelimit-reset, auth0-client-quota-limit, backoff, client-error)', ['audience', 'source']);
   // Per-call counters resolved once: a cached getToken costs one increment, no label hashing.
   const cacheChildren: Record<string, Child> = { hit: cache.labels('hit'), miss: cache.labels('miss'), stale: cache.labels('stale') };
-  const audiences = new Set<string>();
-  const audienceLabel = (audience: string): string => {
-    if (audiences.has(audience)) return audience;
-    if (audiences.size >= CLIENT_CREDENTIALS_DEFAULTS.maxMetricAudiences) return OTHER;
-    audiences.add(audience);
-    return audience;
-  };
+  const audienceLabel = cappedAudiences();
   return {
     listener: (e) => {
       if (e.type === 'client-token-requested') requests.labels(audienceLabel(e.audience), e.outcome).inc();
       else if (e.type === 'client-token-throttled') throttled.labels(audienceLabel(e.audience), e.source).inc();
     },
     cache: (result) => cacheChildren[result].inc(),
+  };
+}
+
+/**
+ * The same counts through `@opentelemetry/api`'s global meter (the JWKS module's meter), named by
+ * OpenTelemetry's conventions: `jwks_auth.client_token.requests`, `jwks_auth.client_token.cache.lookups`,
+ * `jwks_auth.client_token.throttles`, with the Prometheus label names as attributes. A no-op
+ * unless the app registered a meter provider before the module started.
+ */
+export function otelClientTokenMetrics(api: OtelApiModule): ClientTokenMetrics {
+  const meter = api.metrics.getMeter(METRICS_DEFAULTS.otelMeterName);
+  const requests = meter.createCounter('jwks_auth.client_token.requests', { description: 'Requests to the OAuth token endpoint (client credentials), by audience and outcome', unit: '{request}' });
+  const lookups = meter.createCounter('jwks_auth.client_token.cache.lookups', { description: 'Client-credentials getToken calls, by result (hit, miss, stale)', unit: '{call}' });
+  const throttles = meter.createCounter('jwks_auth.client_token.throttles', { description: 'Times the token endpoint may not be asked for a while, by audience and source', unit: '{throttle}' });
+  // Per-call attributes built once: a cached getToken allocates nothing.
+  const results: Record<ClientTokenCacheResult, OtelAttributes> = { hit: Object.freeze({ result: 'hit' }), miss: Object.freeze({ result: 'miss' }), stale: Object.freeze({ result: 'stale' }) };
+  const audienceLabel = cappedAudiences();
+  return {
+    listener: (e) => {
+      if (e.type === 'client-token-requested') requests.add(1, { audience: audienceLabel(e.audience), outcome: e.outcome });
+      else if (e.type === 'client-token-throttled') throttles.add(1, { audience: audienceLabel(e.audience), source: e.source });
+    },
+    cache: (result) => lookups.add(1, results[result]),
+  };
+}
+
+/** Several sinks as one (Prometheus and OpenTelemetry both). */
+export function combinedClientTokenMetrics(sinks: readonly ClientTokenMetrics[]): ClientTokenMetrics | null {
+  if (sinks.length === 0) return null;
+  if (sinks.length === 1) return sinks[0];
+  return {
+    listener: (e) => {
+      for (const s of sinks) s.listener(e);
+    },
+    cache: (result) => {
+      for (const s of sinks) s.cache(result);
+    },
+  };
+}
+
+/** The audience label: the first `maxMetricAudiences` audiences as they are, every later one `other`. */
+function cappedAudiences(): (audience: string) => string {
+  const audiences = new Set<string>();
+  return (audience) => {
+    if (audiences.has(audience)) return audience;
+    if (audiences.size >= CLIENT_CREDENTIALS_DEFAULTS.maxMetricAudiences) return OTHER;
+    audiences.add(audience);
+    return audience;
   };
 }
 

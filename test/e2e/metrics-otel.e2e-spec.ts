@@ -1,45 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { metrics, type Attributes, type Meter, type MeterProvider, type ObservableCallback } from '@opentelemetry/api';
+import { metrics } from '@opentelemetry/api';
+import { RecordingMeterProvider } from '../fixtures/otel-recorder';
 import { JwksAuthModule, JwksCacheService } from '../../lib';
 import { TestIssuer } from '../../lib/testing';
 import { bootApp, issuerOptions } from '../fixtures/app';
-
-/**
- * A small recording MeterProvider. @opentelemetry/sdk-metrics is not installed (not a dependency of
- * this package), so this stands in for the SDK: it records what the module sends through the real
- * `@opentelemetry/api` global (`metrics.setGlobalMeterProvider`), nothing more.
- */
-class RecordingMeterProvider implements MeterProvider {
-  readonly meters: string[] = [];
-  readonly instruments = new Map<string, { kind: string; unit?: string }>();
-  readonly points: { name: string; value: number; attributes: Attributes }[] = [];
-  private readonly callbacks = new Map<string, Set<ObservableCallback>>();
-
-  getMeter(name: string): Meter {
-    this.meters.push(name);
-    const define = (kind: string) => (instrument: string, options?: { unit?: string }) => {
-      this.instruments.set(instrument, { kind, unit: options?.unit });
-      const record = (value: number, attributes: Attributes = {}) => this.points.push({ name: instrument, value, attributes: { ...attributes } });
-      // As the SDK does, an instrument asked for again by name is the same instrument.
-      const callbacks = this.callbacks.get(instrument) ?? new Set<ObservableCallback>();
-      this.callbacks.set(instrument, callbacks);
-      return { add: record, record, addCallback: (cb: ObservableCallback) => callbacks.add(cb), removeCallback: (cb: ObservableCallback) => callbacks.delete(cb) };
-    };
-    return { createCounter: define('counter'), createHistogram: define('histogram'), createObservableGauge: define('gauge') } as unknown as Meter;
-  }
-
-  /** What a collection would read from the observable gauges now. */
-  observe(instrument: string): { value: number; attributes: Attributes }[] {
-    const seen: { value: number; attributes: Attributes }[] = [];
-    for (const cb of this.callbacks.get(instrument) ?? []) void cb({ observe: (value: number, attributes: Attributes = {}) => seen.push({ value, attributes }) });
-    return seen;
-  }
-
-  sum(name: string, attributes: Attributes): number {
-    return this.points.filter((p) => p.name === name && JSON.stringify(p.attributes) === JSON.stringify(attributes)).reduce((n, p) => n + p.value, 0);
-  }
-}
 
 describe('metrics: { otel: true } through the global meter provider', () => {
   let issuer: TestIssuer;

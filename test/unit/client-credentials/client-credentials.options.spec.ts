@@ -69,7 +69,7 @@ describe('ClientCredentialsModule options', () => {
     ['an empty audience', { audience: '' }, /audience must be a non-empty string/],
     ['a short encryptionKey', { encryptionKey: 'abc' }, /encryptionKey must be 32 bytes/],
     ['a store without read/write', { store: { get: () => null } }, /store must have read\(\) and write\(\)/],
-    ['metrics that are not a registry', { metrics: 'yes' }, /metrics must be true, false or \{ registry \}/],
+    ['metrics that are not a registry', { metrics: 'yes' }, /metrics must be true, \{ registry: a prom-client Registry \}, \{ otel: true \} or \{ registry, otel: true \}/],
   ])('refuses %s', (_name, extra, expected) => {
     expect(problems(extra).join('\n')).toMatch(expected);
   });
