@@ -69,7 +69,7 @@ interface Slot {
   lastInvalidatedAt: number;
   nextTrigger: ClientTokenTrigger | null;
   /** The token (its `obtainedAt`) a `client-token-stale-served` event was last sent for. */
-  staleReported: string | null;
+  staleReported: number | null;
   /** Dropped from the cache (or the service closed): a request still under way ends, but nothing is scheduled for it again. */
   dropped: boolean;
 }
@@ -107,6 +107,7 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
   private readonly issuerLabel: string;
   private endpoint: string | null;
   private discovering: Promise<string> | null = null;
+  private readonly defaultKey: string;
   private closed = false;
   private readonly shutdownHooks: Array<() => unknown> = [];
   private closing: Promise<void> = Promise.resolve();
@@ -124,6 +125,7 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
     this.leaseTtlMs = clientTokenLeaseTtlMs(options.timeoutMs);
     this.endpoint = options.tokenEndpoint;
     this.issuerLabel = new URL(options.tokenEndpoint ?? options.issuer ?? 'http://invalid').origin;
+    this.defaultKey = `${options.audience ?? ''}\n${options.scope ?? ''}`;
   }
 
   /** Adds an event listener (the module adds `JwksAuthEvents` when present). */
@@ -138,11 +140,16 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
    * @throws TokenEndpointError when the request for a token failed and no usable token is held
    */
   async getToken(request: ClientTokenRequest = {}): Promise<string> {
-    return (await this.getTokenResponse(request)).accessToken;
+    return (await this.tokenFor(request)).accessToken;
   }
 
   /** As `getToken`, with the token's type, expiry and granted scope. */
   async getTokenResponse(request: ClientTokenRequest = {}): Promise<ClientTokenResponse> {
+    return this.response(await this.tokenFor(request));
+  }
+
+  /** The token to hand out for `request` (the held one, or a new one), counted in the metrics. */
+  private async tokenFor(request: ClientTokenRequest): Promise<ClientTokenRecord> {
     const slot = this.slotFor(request);
     const decision = decideToken(slot.entry.token, slot.entry.gate, this.clock.now(), this.options.policy);
     switch (decision.action) {
@@ -161,7 +168,7 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
     await this.refresh(slot, slot.nextTrigger ?? 'demand');
     const now = this.clock.now();
     const after = decideToken(slot.entry.token, slot.entry.gate, now, this.options.policy);
-    if (after.action === 'serve' || after.action === 'serve-and-refresh') return this.response(slot.entry.token as ClientTokenRecord);
+    if (after.action === 'serve' || after.action === 'serve-and-refresh') return slot.entry.token as ClientTokenRecord;
     if (stillUsable(slot.entry.token, now, this.options.policy)) return this.servedStale(slot, 'endpoint-failed');
     if (slot.lastError) throw slot.lastError;
     if (gateClosed(slot.entry.gate, now)) throw this.throttledError(slot, slot.entry.gate.notBefore, slot.entry.gate.source);
@@ -214,17 +221,16 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
     else this.shutdownHooks.push(hook);
   }
 
-  private served(token: ClientTokenRecord, result: ClientTokenCacheResult): ClientTokenResponse {
+  private served(token: ClientTokenRecord, result: ClientTokenCacheResult): ClientTokenRecord {
     this.metrics?.cache(result);
-    return this.response(token);
+    return token;
   }
 
-  private servedStale(slot: Slot, reason: 'throttled' | 'endpoint-failed'): ClientTokenResponse {
+  private servedStale(slot: Slot, reason: 'throttled' | 'endpoint-failed'): ClientTokenRecord {
     const token = slot.entry.token as ClientTokenRecord;
     // Once per token, not per call: every call in the margin is served this way while it lasts.
-    const mark = `${token.obtainedAt}`;
-    if (slot.staleReported !== mark) {
-      slot.staleReported = mark;
+    if (slot.staleReported !== token.obtainedAt) {
+      slot.staleReported = token.obtainedAt;
       this.emit({ type: 'client-token-stale-served', audience: slot.label, reason, remainingMs: token.expiresAt - this.clock.now() });
     }
     return this.served(token, 'stale');
@@ -249,7 +255,8 @@ export class ClientCredentialsService implements OnModuleDestroy, OnApplicationS
     if (request.scope !== undefined && typeof request.scope !== 'string') throw new JwksArgumentError('getToken: scope must be a string of space-separated scopes');
     // The options' scope is normalised once (at validation); a caller's on each call (a few short strings).
     const scope = request.scope === undefined ? this.options.scope : normaliseScope(request.scope);
-    const mapKey = `${audience ?? ''}\n${scope ?? ''}`;
+    // The options' own pair (every `getToken()` without arguments) has its key built once.
+    const mapKey = request.audience === undefined && request.scope === undefined ? this.defaultKey : `${audience ?? ''}\n${scope ?? ''}`;
     const found = this.slots.get(mapKey);
     if (found !== undefined) return found;
     checkRequest(audience, scope);
