@@ -1,6 +1,7 @@
 import { JwksCacheService } from '../../lib';
 import { WEBHOOK_DEFAULTS } from '../../lib/jwks-auth.constants';
-import { WebhookApp } from '../fixtures/webhook-app';
+import { request as httpRequest } from 'node:http';
+import { WEBHOOK_PATH, WebhookApp } from '../fixtures/webhook-app';
 
 // The webhook's events (what it took, what it refused and why) and its per-sender limit on
 // refusals, over real connections from two source addresses (127.0.0.1 and 127.0.0.2).
@@ -68,5 +69,23 @@ describe('rotation webhook: events and the per-sender refusal limit', () => {
     // After the window, the sender is heard again.
     w.clock.advance(WEBHOOK_DEFAULTS.refusalWindowMs);
     expect((await post(...signed({ event: 'revoke', kid: w.issuer.kid }), '127.0.0.2')).status).toBe(202);
+  });
+
+  it('answers a limited sender without a credential before its body arrives, and counts by the connection, not X-Forwarded-For', async () => {
+    const forged = (from: string, headers: Record<string, string> = {}) => post('{}', { 'x-jwks-signature': `t=${Math.floor(w.clock.now() / 1000)},v1=${'1'.repeat(64)}`, ...headers }, from);
+    // Each refusal claims another client: the header is the sender's to choose, so it changes nothing.
+    for (let i = 0; i < WEBHOOK_DEFAULTS.maxRefusalsPerSender; i++) expect((await forged('127.0.0.2', { 'x-forwarded-for': `203.0.113.${i}` })).status).toBe(401);
+    expect((await forged('127.0.0.2', { 'x-forwarded-for': '198.51.100.7' })).status).toBe(429);
+    // Headers announcing 60 KB, and no body at all: the 429 comes anyway.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: w.port, path: WEBHOOK_PATH, method: 'POST', localAddress: '127.0.0.2', headers: { 'content-type': 'application/json', 'content-length': '60000' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+      req.flushHeaders();
+    });
+    expect(status).toBe(429);
   });
 });
