@@ -170,7 +170,7 @@ export function resolveClientCredentialsOptions(input: ClientCredentialsOptions)
     else {
       unknownKeys(problems, 'fleet.', o.fleet, ['redis', 'keyPrefix']);
       if (o.store !== undefined) problems.push('store and fleet both say where tokens are kept: use one (fleet builds a Redis store)');
-      fleet = redisTargetOption(problems, o.fleet, shape);
+      fleet = redisTargetOption(problems, o.fleet, `fleet needs redis: ${shape}`);
     }
   }
   if (o.encryptionKey !== undefined) {

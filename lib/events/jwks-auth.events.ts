@@ -152,7 +152,8 @@ function kidList(kids: readonly string[]): string {
 export function loggingListener(log: KeySetLog, options: LoggingListenerOptions = {}): JwksAuthEventListener {
   const flood = new LogFloodLimiter(log, options.clock ?? systemClock, options.floodIntervalMs ?? LOG_FLOOD_INTERVAL_MS);
   // Failed fetches in a row, per key set: the fetch that ends a run of failures says so, so an
-  // outage's end is in the log as well as its start. One entry per configured key set at most.
+  // outage's end is in the log as well as its start. One entry per failing key set, dropped when
+  // it succeeds again or its issuer is removed.
   const failing = new Map<string, number>();
   return (e) => {
     switch (e.type) {
@@ -214,6 +215,7 @@ export function loggingListener(log: KeySetLog, options: LoggingListenerOptions 
         log.log?.(`JWKS: issuer ${e.issuer} added`);
         return;
       case 'issuer-removed':
+        failing.delete(`${e.issuer}\n${e.jwksUri}`);
         log.log?.(`JWKS: issuer ${e.issuer} removed: its tokens are refused from now on`);
         return;
       case 'jwks-uri-changed':

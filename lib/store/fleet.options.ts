@@ -65,16 +65,17 @@ export function fleetOption(problems: string[], value: unknown, snapshotPath: st
     }
     return Object.freeze({ kind: 'store', store: store as FleetKeySetStore });
   }
-  const target = redisTargetOption(problems, value, SHAPE);
+  const target = redisTargetOption(problems, value, `fleet needs redis or store: ${SHAPE}`);
   return target === null ? null : Object.freeze({ kind: 'redis', ...target });
 }
 
 /**
  * `redis` and `keyPrefix` of a `fleet` option (the key sets' here, the client-credentials
  * module's too): a redis:// URL, ioredis options or an ioredis client, and a printable prefix.
- * Null (with the reasons in `problems`) when they are not usable; messages never show a password.
+ * Null (with the reasons in `problems`, `whenMissing` when there is no `redis`) when they are not
+ * usable; messages never show a password.
  */
-export function redisTargetOption(problems: string[], value: Record<string, unknown>, shape: string): { redis: string | Record<string, unknown> | RedisClientLike; keyPrefix: string } | null {
+export function redisTargetOption(problems: string[], value: Record<string, unknown>, whenMissing: string): { redis: string | Record<string, unknown> | RedisClientLike; keyPrefix: string } | null {
   const { redis, keyPrefix } = value;
   let prefix: string = REDIS_STORE_DEFAULTS.keyPrefix;
   if (keyPrefix !== undefined) {
@@ -82,7 +83,7 @@ export function redisTargetOption(problems: string[], value: Record<string, unkn
     else prefix = keyPrefix;
   }
   if (redis === undefined) {
-    problems.push(`fleet needs redis${shape === SHAPE ? ' or store' : ''}: ${shape}`);
+    problems.push(whenMissing);
     return null;
   }
   if (typeof redis === 'string') {

@@ -10,7 +10,7 @@ import { SampleInstance } from './drill.instances';
 import { countsSince, parseCounts, sumCounts, type MetricCounts } from './drill.metrics';
 import { drillPlan, type PhaseId, type PhaseSpec } from './drill.plan';
 import { DrillRecord, type TokenKind } from './drill.record';
-import { drillChecks, formatTable, formatTimeline, jestShapedReport, summaryRows, SUMMARY_HEADER, type DrillFindings } from './drill.report';
+import { drillChecks, formatTable, formatTimeline, jestShapedReport, summaryRows, SUMMARY_HEADER, type DrillFindings, type DrillMeasurements } from './drill.report';
 
 /**
  * `npm run drill [-- --short] [-- --no-fleet] [-- --out DIR] [-- --json FILE]`: a key-rotation drill
@@ -225,21 +225,13 @@ async function main(): Promise<void> {
     if (before) metrics.set(spec.id, countsSince(before, await scrape()));
   };
 
-  const findings: {
-    coldStartMs: number;
-    coldStartUpstream: number;
-    plannedFirstAcceptedMs: number | null;
-    unannouncedFirstAcceptedMs: Array<number | null>;
-    staleServingMs: number[];
-    rateLimit: { resetAfterMs: number; answered429: number; requestsBeforeReset: number; requestsAfterReset: number };
-    revoke: { statuses: number[]; refusedEverywhereMs: number | null; acceptedAfterRefusal: number };
-  } = {
+  const findings: DrillMeasurements = {
     coldStartMs: 0,
     coldStartUpstream: 0,
     plannedFirstAcceptedMs: null,
     unannouncedFirstAcceptedMs: [],
     staleServingMs: [],
-    rateLimit: { resetAfterMs: 0, answered429: 0, requestsBeforeReset: 0, requestsAfterReset: 0 },
+    rateLimit: { resetAfterMs: 0, requestsBeforeReset: 0, requestsAfterReset: 0 },
     revoke: { statuses: [], refusedEverywhereMs: null, acceptedAfterRefusal: 0 },
   };
   const spec = (id: PhaseId) => plan.phases.find((p) => p.id === id)!;
@@ -378,7 +370,6 @@ async function main(): Promise<void> {
       issuer.clearFault();
       record.note(Date.now(), 'x-ratelimit-reset reached: the issuer answers again');
       record.mark(Date.now(), 'x-ratelimit-reset');
-      findings.rateLimit.answered429 = atReset - before;
       findings.rateLimit.requestsBeforeReset = atReset - before;
       await sleep(Math.max(0, start + spec('rate-limited').durationMs - Date.now()));
       findings.rateLimit.requestsAfterReset = issuer.requestCount - atReset;

@@ -30,7 +30,7 @@ function healthyRun(): { record: DrillRecord; findings: DrillFindings } {
     plannedFirstAcceptedMs: 20,
     unannouncedFirstAcceptedMs: [1_900, 2_000],
     staleServingMs: [5_000, 5_000],
-    rateLimit: { resetAfterMs: 5_000, answered429: 1, requestsBeforeReset: 1, requestsAfterReset: 1 },
+    rateLimit: { resetAfterMs: 5_000, requestsBeforeReset: 1, requestsAfterReset: 1 },
     revoke: { statuses: [202], refusedEverywhereMs: 20, acceptedAfterRefusal: 0 },
     metrics: new Map(),
     casualties: [],

@@ -102,6 +102,15 @@ describe('loggingListener', () => {
     expect(lines.filter((l) => l.includes('succeeded again'))).toHaveLength(2);
   });
 
+  it('forgets the failures of a removed issuer', () => {
+    const { lines, emit } = setup();
+    emit({ type: 'fetch-finished', jwksUri: URI, trigger: 'background', outcome: 'failed', durationMs: 5, error: { code: 'ERR_JWKS_FETCH', kind: 'network', message: 'x' }, nextAttemptInMs: 1000, issuer: ISSUER });
+    emit({ type: 'issuer-removed', jwksUri: URI, issuer: ISSUER });
+    emit({ type: 'issuer-added', jwksUri: URI, issuer: ISSUER });
+    emit({ type: 'fetch-finished', jwksUri: URI, trigger: 'warm-up', outcome: 'ok', durationMs: 5, issuer: ISSUER });
+    expect(lines.filter((l) => l.includes('succeeded again'))).toEqual([]);
+  });
+
   it('logs a request that waited too long for the IdP, never a raw kid', () => {
     const { lines, emit } = setup();
     emit({ type: 'stale-served', jwksUri: URI, reason: 'wait-timeout', ageMs: 61_000, issuer: ISSUER });
